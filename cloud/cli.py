@@ -1,0 +1,122 @@
+"""``oms``: the cloud command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloud.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="OMS cloud")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Run the migrations up to REVISION (default: the newest)."""
+    from cloud.migrations import upgrade
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url, revision)
+    typer.echo(f"database at {revision}: {settings.sqlalchemy_url.split('@')[-1]}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    from cloud.migrations import current
+
+    current(get_settings().sqlalchemy_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+) -> None:
+    """Run the HTTP API and dashboard."""
+    import uvicorn
+
+    from cloud.api.app import create_app
+    from cloud.logs import setup_logging
+
+    settings = get_settings()
+    setup_logging()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+
+
+@app.command()
+def ingest(
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+    index: Annotated[int, typer.Option(hidden=True)] = -1,
+) -> None:
+    """Consume device messages from MQTT into the database (ack after commit)."""
+    settings = get_settings()
+    if workers > 1 and index < 0:
+        if settings.mqtt_v5 is False:
+            raise typer.BadParameter("several workers need MQTT v5 shared subscriptions")
+        cmd = [sys.executable, "-m", "cloud.cli", "ingest", "--workers", str(workers), "--index"]
+        procs = [subprocess.Popen([*cmd, str(i)]) for i in range(workers)]
+        try:
+            codes = [p.wait() for p in procs]
+        except KeyboardInterrupt:
+            for p in procs:
+                p.terminate()
+            codes = [p.wait() for p in procs]
+        raise typer.Exit(max(codes))
+    from cloud.db import make_engine, make_sessionmaker
+    from cloud.ingest.mqtt import parse_mqtt_url
+    from cloud.ingest.worker import IngestConfig, IngestWorker, run_until_signal
+    from cloud.logs import setup_logging
+
+    setup_logging()
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+    client_id = settings.ingest_client_id + (f"-{index}" if index >= 0 else "")
+    v5 = settings.mqtt_v5 if settings.mqtt_v5 is not None else True
+    worker = IngestWorker(
+        IngestConfig(
+            address=parse_mqtt_url(settings.mqtt_url, username=settings.mqtt_username, password=password),
+            client_id=client_id,
+            v5=v5,
+            shared_group=settings.ingest_shared_group if v5 else None,
+            session_expiry_s=settings.mqtt_session_expiry_s,
+            batch_size=settings.ingest_batch_size,
+            batch_idle_ms=settings.ingest_batch_idle_ms,
+            ca_file=str(settings.mqtt_tls_ca) if settings.mqtt_tls_ca else None,
+        ),
+        make_sessionmaker(make_engine(settings.sqlalchemy_url, pool_size=2)),
+    )
+    run_until_signal(worker)
+
+
+@app.command()
+def demo(
+    smoke: Annotated[bool, typer.Option(help="headless: exit 0 once a weighing made an order")] = False,
+    out: Annotated[Path, typer.Option(help="where --smoke writes orders.json")] = Path("var/smoke"),
+    port: Annotated[int, typer.Option(help="dashboard port (a free one if taken)")] = 8000,
+    data_dir: Annotated[Path | None, typer.Option(help="demo data (reset at start)")] = None,
+    speed: Annotated[float | None, typer.Option(help="simulator time factor")] = None,
+) -> None:
+    """Run the whole system on embedded defaults: SQLite, an in-process MQTT broker, a
+    simulated weighbridge and the edge agent."""
+    from cloud.demo import run_demo
+    from cloud.logs import setup_logging
+
+    setup_logging("WARNING")
+    data = data_dir or (out / "data" if smoke else Path("var/demo"))
+    raise typer.Exit(run_demo(data_dir=data.resolve(), api_port=port, smoke=smoke,
+                              out=out.resolve(), speed=speed))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

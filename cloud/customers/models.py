@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db import Base, ExactDecimal, UTCDateTime, utcnow
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    vat_id: Mapped[str | None] = mapped_column(String(20))
+    kvk: Mapped[str | None] = mapped_column(String(8))
+    invoice_email: Mapped[str | None] = mapped_column(String(254))
+    street: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2), default="NL")
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
+    is_cash: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The walk-in cash customer ("kasklant") that unknown vehicles are booked on."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Site(Base):
+    """A place: a customer's site, our own yard with a weighbridge, or a processor."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="customer_site")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    street: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    city: Mapped[str | None] = mapped_column(String(100))
+    lat: Mapped[Decimal | None] = mapped_column(ExactDecimal(10, 7))
+    lon: Mapped[Decimal | None] = mapped_column(ExactDecimal(11, 7))

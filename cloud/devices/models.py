@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db import Base, UTCDateTime, utcnow
+
+
+class Device(Base):
+    """An edge agent (truck on-board computer or weighbridge terminal). The id is global and
+    restricted to ``[a-z0-9-]`` because it is a topic level and part of broker ACLs."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # weighbridge | truck
+    name: Mapped[str | None] = mapped_column(String(200))
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    credential_hash: Mapped[str | None] = mapped_column(String(255))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    down_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    software_version: Mapped[str | None] = mapped_column(String(64))
+    clock_offset_s: Mapped[int | None] = mapped_column(Integer)
+    """Device clock minus ours at the last message, rounded; large values are flagged."""
+    last_heartbeat: Mapped[dict | None] = mapped_column(JSON)

@@ -1,0 +1,33 @@
+"""One base error for the cloud; each domain subclasses it with its HTTP status."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status_code: int = 500
+
+    def __init__(self, detail: str, *, status_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotFound(AppError):
+    status_code = 404
+
+
+class Conflict(AppError):
+    status_code = 409
+
+
+class Unauthorized(AppError):
+    status_code = 401
+
+
+class Forbidden(AppError):
+    status_code = 403
+
+
+class BadRequest(AppError):
+    status_code = 400

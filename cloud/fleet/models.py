@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db import Base, ExactDecimal
+
+
+def plate_key(plate: str) -> str:
+    """Dutch plates are written with or without dashes and in any case: ``bx-123-z`` and
+    ``BX123Z`` are the same vehicle."""
+    return re.sub(r"[^0-9A-Z]", "", plate.upper())
+
+
+class Vehicle(Base):
+    """A truck of our own fleet, or (with ``customer_id``) a customer's vehicle that delivers
+    at our weighbridge."""
+
+    __tablename__ = "vehicles"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "plate_key"),
+        UniqueConstraint("tenant_id", "rfid_card"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    plate: Mapped[str] = mapped_column(String(20))
+    plate_key: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40), default="truck")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    rfid_card: Mapped[str | None] = mapped_column(String(32))
+    max_load_kg: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 3))
+    stored_tare_kg: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 3))
+    stored_tare_valid_until: Mapped[date | None] = mapped_column(Date)

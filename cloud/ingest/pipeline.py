@@ -1,0 +1,242 @@
+"""One ingest batch: decode, check the sender, deduplicate, store, run the order automation.
+
+Runs inside one transaction that the caller commits; only after the commit may the caller
+acknowledge the broker and send receipts. Bad input never raises out of here: it becomes a
+dead-letter row with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cloud.db import utcnow
+from cloud.devices.models import Device
+from cloud.devices.service import load_devices, touch
+from cloud.ingest.models import DeadLetter, IngestReceipt
+from cloud.measurements.service import store_measurements
+from cloud.weighings.service import record_weighing
+from protocols import (
+    ContractError,
+    Envelope,
+    Heartbeat,
+    Measurement,
+    Rejection,
+    Status,
+    TopicError,
+    WeighingTicket,
+    decode_up,
+    parse_topic,
+)
+
+log = structlog.get_logger("cloud.ingest")
+UUID_RE = re.compile(r'"message_id"\s*:\s*"([0-9a-fA-F-]{36})"')
+PRESENCE = frozenset({"heartbeat", "status"})
+
+
+@dataclass(slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    received_at: datetime = field(default_factory=utcnow)
+    token: Any = None
+    """Opaque to the pipeline: the worker's handle for acknowledging the broker."""
+
+
+@dataclass
+class Outcome:
+    committed: dict[str, list[UUID]] = field(default_factory=dict)
+    rejected: dict[str, list[Rejection]] = field(default_factory=dict)
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    readings: int = 0
+
+    def commit(self, device_id: str, message_id: UUID) -> None:
+        self.committed.setdefault(device_id, []).append(message_id)
+
+    def reject(self, device_id: str, message_id: UUID, reason: str) -> None:
+        self.rejected.setdefault(device_id, []).append(
+            Rejection(message_id=message_id, reason=reason[:2000])
+        )
+
+
+class Poison(Exception):
+    """A well-formed message whose facts the database refused (e.g. a reused ticket number)."""
+
+
+def dead_letter(
+    session: Session,
+    outcome: Outcome,
+    item: Incoming,
+    *,
+    reason: str,
+    detail: str,
+    device_id: str | None = None,
+    message_id: UUID | None = None,
+    notify: Device | None = None,
+) -> None:
+    if message_id is None:
+        m = UUID_RE.search(item.payload[:2000].decode("utf-8", "replace"))
+        if m:
+            try:
+                message_id = UUID(m.group(1))
+            except ValueError:
+                message_id = None
+    session.add(
+        DeadLetter(
+            received_at=item.received_at,
+            topic=item.topic[:300],
+            device_id=device_id,
+            message_id=str(message_id) if message_id else None,
+            reason=reason,
+            detail=detail,
+            payload=item.payload,
+            payload_size=len(item.payload),
+        )
+    )
+    outcome.dead += 1
+    log.warning("ingest.dead_letter", reason=reason, detail=detail[:300], topic=item.topic[:300])
+    if notify is not None and notify.revoked_at is None and message_id is not None:
+        outcome.reject(notify.id, message_id, f"{reason}: {detail}")
+
+
+def _topic_device(topic: str) -> str | None:
+    try:
+        return parse_topic(topic).device_id
+    except TopicError:
+        return None
+
+
+def _claim(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert receipt rows; return the message ids that were new (not seen before)."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(IngestReceipt)
+    stmt = ins.values(rows).on_conflict_do_nothing(index_elements=["message_id"]).returning(
+        IngestReceipt.message_id
+    )
+    return set(session.scalars(stmt).all())
+
+
+def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
+    outcome = Outcome()
+    decoded: list[tuple[Incoming, Envelope]] = []
+    topic_devices = {d for d in (_topic_device(i.topic) for i in items) if d}
+    devices = load_devices(session, topic_devices)
+
+    for item in items:
+        sender = devices.get(_topic_device(item.topic) or "")
+        try:
+            _, msg = decode_up(item.topic, item.payload)
+        except ContractError as exc:
+            dead_letter(
+                session, outcome, item, reason=exc.reason, detail=str(exc),
+                device_id=_topic_device(item.topic), notify=sender,
+            )
+            continue
+        device = devices.get(msg.device_id)
+        if device is None:
+            dead_letter(
+                session, outcome, item, reason="unknown_device",
+                detail=f"device {msg.device_id!r} is not registered",
+                device_id=msg.device_id, message_id=msg.message_id,
+            )
+            continue
+        if device.revoked_at is not None:
+            dead_letter(
+                session, outcome, item, reason="revoked_device",
+                detail=f"device {msg.device_id!r} was revoked at {device.revoked_at.isoformat()}",
+                device_id=msg.device_id, message_id=msg.message_id,
+            )
+            continue
+        decoded.append((item, msg))
+
+    # Deduplicate: within the batch first, then against everything committed before.
+    seen: set[UUID] = set()
+    facts: list[tuple[Incoming, Envelope]] = []
+    for item, msg in decoded:
+        if msg.message_id in seen:
+            outcome.duplicates += 1
+            continue
+        seen.add(msg.message_id)
+        facts.append((item, msg))
+    new_ids = _claim(
+        session,
+        [
+            {
+                "message_id": str(m.message_id),
+                "device_id": m.device_id,
+                "tenant_id": devices[m.device_id].tenant_id,
+                "seq": m.seq,
+                "type": m.type,
+                "occurred_at": m.occurred_at,
+                "received_at": i.received_at,
+            }
+            for i, m in facts
+            if m.type not in PRESENCE
+        ],
+    )
+
+    measurements: list[tuple[Device, Measurement]] = []
+    for item, msg in facts:
+        device = devices[msg.device_id]
+        if msg.type in PRESENCE:
+            _presence(device, msg, item.received_at)
+            continue
+        touch(device, seq=msg.seq, occurred_at=msg.occurred_at, received_at=item.received_at)
+        if str(msg.message_id) not in new_ids:
+            outcome.duplicates += 1
+            outcome.commit(device.id, msg.message_id)
+            continue
+        handler = HANDLERS.get(msg.type)
+        if handler is None:
+            raise Poison(f"no handler for message type {msg.type!r} yet")
+        if isinstance(msg, Measurement):
+            measurements.append((device, msg))
+        else:
+            handler(session, device, msg)
+        outcome.stored += 1
+        outcome.commit(device.id, msg.message_id)
+    outcome.readings += store_measurements(session, measurements)
+    session.flush()
+    return outcome
+
+
+def _presence(device: Device, msg: Envelope, received_at: datetime) -> None:
+    if isinstance(msg, Heartbeat):
+        device.last_seen_at = received_at
+        device.online = True
+        device.software_version = msg.software_version
+        device.last_heartbeat = json.loads(msg.model_dump_json())
+        device.clock_offset_s = round((msg.occurred_at - received_at).total_seconds())
+    elif isinstance(msg, Status):
+        # The retained status is always the latest one published, so it is applied as is.
+        device.online = msg.online
+        if msg.software_version:
+            device.software_version = msg.software_version
+        if msg.online:
+            device.last_seen_at = received_at
+
+
+def _weighing(session: Session, device: Device, msg: Envelope) -> None:
+    assert isinstance(msg, WeighingTicket)
+    record_weighing(session, device=device, ticket=msg)
+
+
+Handler = Callable[[Session, Device, Envelope], None]
+HANDLERS: dict[str, Handler] = {
+    "measurement": lambda _s, _d, _m: None,  # stored in bulk after the loop
+    "weighing": _weighing,
+}

@@ -1,0 +1,5 @@
+from cloud.errors import NotFound
+
+
+class OrderNotFound(NotFound):
+    pass

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from cloud.devices.models import Device
+from cloud.orders.automation import execute_from_weighing
+from cloud.weighings.models import Weighing
+from protocols import WeighingTicket
+
+
+def record_weighing(session: Session, *, device: Device, ticket: WeighingTicket) -> Weighing:
+    """Store the ticket exactly as sent and run the order automation on it."""
+    second = ticket.second
+    weighing = Weighing(
+        tenant_id=device.tenant_id,
+        device_id=device.id,
+        message_id=str(ticket.message_id),
+        seq=ticket.seq,
+        ticket_number=ticket.ticket_number,
+        instrument_id=ticket.instrument_id,
+        alibi_id=ticket.alibi_id,
+        first_at=ticket.first.at,
+        first_weight=ticket.first.weight,
+        first_alibi_id=ticket.first.alibi_id,
+        first_manual=ticket.first.manual,
+        second_at=second.at if second else None,
+        second_weight=second.weight if second else None,
+        second_alibi_id=second.alibi_id if second else None,
+        second_manual=second.manual if second else None,
+        unit=ticket.unit,
+        gross=ticket.gross,
+        tare=ticket.tare,
+        net=ticket.net,
+        tare_kind=ticket.tare_kind,
+        plate=ticket.plate,
+        rfid_card=ticket.rfid_card,
+        material=ticket.material,
+        customer_reference=ticket.customer_reference,
+        document_sha256=ticket.document_sha256,
+        occurred_at=ticket.occurred_at,
+    )
+    session.add(weighing)
+    session.flush()
+    execute_from_weighing(session, weighing=weighing, device=device)
+    return weighing

@@ -1,0 +1,183 @@
+"""Two-pass weighing at a weighbridge.
+
+A vehicle is identified (RFID card or a plate typed on the terminal), drives onto the bridge,
+and the first stable weight is its first weighing (in). When the same vehicle comes back, its
+stable weight is the second weighing (out); the heavier is gross, the lighter tare, net the
+difference, and the ticket goes into the outbox in the same SQLite transaction that closes the
+open weighing and takes the next ticket number. A weight the indicator did not show as stable,
+a stale weight and a weight from a lost port are never used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from edge_agent.clock import Clock
+from edge_agent.config import WeighbridgeConfig
+from edge_agent.outbox import Outbox
+from edge_agent.units import to_kg
+from firmware_profiles import Reading
+from protocols import WeighingPass, WeighingTicket
+
+log = structlog.get_logger("edge_agent.weighbridge")
+STALE_AFTER_S = 2.0
+
+
+@dataclass(frozen=True)
+class Identification:
+    kind: str  # card | plate
+    value: str
+    at_mono: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class WeighbridgeWorkflow:
+    def __init__(
+        self, cfg: WeighbridgeConfig, *, outbox: Outbox, device_id: str, clock: Clock
+    ) -> None:
+        self.cfg = cfg
+        self.outbox = outbox
+        self.device_id = device_id
+        self.clock = clock
+        self.occupied = False
+        self.captured = False
+        self.identification: Identification | None = None
+        self.last_stable: tuple[Reading, datetime, float] | None = None
+        self.last_event = "waiting for a vehicle"
+        self.tickets = 0
+        self._waiting_logged = False
+        self._ident_used = False
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def on_tag(self, tag_id: str) -> None:
+        self._identify(Identification("card", tag_id, self.clock.monotonic()))
+
+    def on_plate(self, plate: str) -> None:
+        plate = plate.strip().upper()
+        if plate:
+            self._identify(Identification("plate", plate, self.clock.monotonic()))
+
+    def on_port_lost(self) -> None:
+        """The indicator is gone: whatever weight we had is no longer true."""
+        self.last_stable = None
+
+    def on_weight(self, reading: Reading, *, stable: bool, at: datetime) -> None:
+        if reading.condition != "ok" or reading.weight is None or reading.unit is None:
+            self.last_stable = None
+            return
+        kg = to_kg(reading.weight, reading.unit)
+        if kg < Decimal(str(self.cfg.min_weight_kg)):
+            if self.occupied:
+                self.last_event = "bridge empty"
+            self.occupied = False
+            self.captured = False
+            self.last_stable = None
+            self._waiting_logged = False
+            if self._ident_used:
+                self.identification = None
+                self._ident_used = False
+            return
+        self.occupied = True
+        if not stable:
+            self.last_stable = None
+            return
+        self.last_stable = (reading, at, self.clock.monotonic())
+        if not self.captured:
+            self._try_capture()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _identify(self, ident: Identification) -> None:
+        self.identification = ident
+        self._ident_used = False
+        self.last_event = f"identified {ident.kind} {ident.value}"
+        log.info("edge_agent.identified", kind=ident.kind, value=ident.value)
+        if self.occupied and not self.captured:
+            self._try_capture()
+
+    def _fresh_identification(self) -> Identification | None:
+        ident = self.identification
+        if ident is None:
+            return None
+        if self.clock.monotonic() - ident.at_mono > self.cfg.identification_timeout_s:
+            self.identification = None
+            return None
+        return ident
+
+    def _try_capture(self) -> None:
+        if self.last_stable is None:
+            return
+        reading, at, at_mono = self.last_stable
+        if self.clock.monotonic() - at_mono > STALE_AFTER_S:
+            self.last_stable = None
+            return
+        ident = self._fresh_identification()
+        if ident is None:
+            if not self._waiting_logged:
+                self.last_event = "vehicle on the bridge: present a card or enter the plate"
+                log.info("edge_agent.waiting_for_identification", weight=str(reading.weight))
+                self._waiting_logged = True
+            return
+        assert reading.weight is not None and reading.unit is not None
+        this = {"at": at.isoformat(), "weight": str(reading.weight), "unit": reading.unit,
+                "alibi_id": reading.extra.get("alibi_id") if reading.extra else None}
+        key = f"open:{ident.key}"
+        with self.outbox.transaction() as db:
+            first = self.outbox.get_state(key, db)
+            if first is not None and self._expired(first):
+                log.warning("edge_agent.open_weighing_expired", vehicle=ident.key, first=first)
+                first = None
+            if first is not None and first["unit"] != reading.unit:
+                log.error("edge_agent.unit_mismatch", first=first, second=this)
+                first = None
+            if first is None:
+                self.outbox.set_state(db, key, {**this, "ident_kind": ident.kind, "ident": ident.value})
+                self.last_event = f"first weighing {reading.weight} {reading.unit} ({ident.value})"
+            else:
+                n = self.outbox.next_counter(db, f"ticket:{self.cfg.instrument_id}")
+                number = f"{self.cfg.ticket_prefix}-{n:06d}"
+                ticket = self.outbox.append(
+                    lambda seq, mid: self._ticket(seq, mid, number, first, this, ident), db
+                )
+                self.outbox.set_state(db, key, None)
+                self.tickets += 1
+                self.last_event = f"ticket {number}: net {ticket.net} {ticket.unit}"  # type: ignore[attr-defined]
+        self._ident_used = True
+        self.captured = True
+        log.info("edge_agent.weighing", detail=self.last_event)
+
+    def _expired(self, first: dict[str, Any]) -> bool:
+        at = datetime.fromisoformat(first["at"])
+        return self.clock.now() - at > timedelta(hours=self.cfg.open_weighing_max_h)
+
+    def _ticket(self, seq: int, mid: Any, number: str, first: dict[str, Any],
+                second: dict[str, Any], ident: Identification) -> WeighingTicket:
+        w1, w2 = Decimal(first["weight"]), Decimal(second["weight"])
+        gross, tare = max(w1, w2), min(w1, w2)
+        return WeighingTicket(
+            message_id=mid,
+            device_id=self.device_id,
+            seq=seq,
+            occurred_at=self.clock.now(),
+            ticket_number=number,
+            instrument_id=self.cfg.instrument_id,
+            alibi_id=second.get("alibi_id"),
+            first=WeighingPass(at=first["at"], weight=w1, alibi_id=first.get("alibi_id")),
+            second=WeighingPass(at=second["at"], weight=w2, alibi_id=second.get("alibi_id")),
+            unit=first["unit"],
+            gross=gross,
+            tare=tare,
+            net=gross - tare,
+            tare_kind="measured",
+            plate=ident.value if ident.kind == "plate" else None,
+            rfid_card=ident.value if ident.kind == "card" else None,
+        )
