@@ -11,7 +11,9 @@ import typer
 
 from cloud.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="OMS cloud")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="OMS cloud", pretty_exceptions_enable=False
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 app.add_typer(db_app, name="db")
 
@@ -48,7 +50,9 @@ def serve(
 
     settings = get_settings()
     setup_logging()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.run(
+        create_app(settings), host=host or settings.api_host, port=port or settings.api_port
+    )
 
 
 @app.command()
@@ -81,7 +85,9 @@ def ingest(
     v5 = settings.mqtt_v5 if settings.mqtt_v5 is not None else True
     worker = IngestWorker(
         IngestConfig(
-            address=parse_mqtt_url(settings.mqtt_url, username=settings.mqtt_username, password=password),
+            address=parse_mqtt_url(
+                settings.mqtt_url, username=settings.mqtt_username, password=password
+            ),
             client_id=client_id,
             v5=v5,
             shared_group=settings.ingest_shared_group if v5 else None,
@@ -97,9 +103,11 @@ def ingest(
 
 @app.command()
 def demo(
-    smoke: Annotated[bool, typer.Option(help="headless: exit 0 once a weighing made an order")] = False,
+    smoke: Annotated[
+        bool, typer.Option(help="headless: exit 0 once a weighing made an order")
+    ] = False,
     out: Annotated[Path, typer.Option(help="where --smoke writes orders.json")] = Path("var/smoke"),
-    port: Annotated[int, typer.Option(help="dashboard port (a free one if taken)")] = 8000,
+    port: Annotated[int, typer.Option(help="dashboard port (a free one if taken or 0)")] = 8000,
     data_dir: Annotated[Path | None, typer.Option(help="demo data (reset at start)")] = None,
     speed: Annotated[float | None, typer.Option(help="simulator time factor")] = None,
 ) -> None:
@@ -110,8 +118,11 @@ def demo(
 
     setup_logging("WARNING")
     data = data_dir or (out / "data" if smoke else Path("var/demo"))
-    raise typer.Exit(run_demo(data_dir=data.resolve(), api_port=port, smoke=smoke,
-                              out=out.resolve(), speed=speed))
+    raise typer.Exit(
+        run_demo(
+            data_dir=data.resolve(), api_port=port, smoke=smoke, out=out.resolve(), speed=speed
+        )
+    )
 
 
 def main() -> None:

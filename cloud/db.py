@@ -51,8 +51,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
-    """``numeric(p, s)`` on PostgreSQL; text on SQLite, whose NUMERIC affinity would store a
-    float. Weights and money round-trip exactly on both."""
+    """Exact decimals that come back exactly as they went in, scale included: ``18240`` stays
+    ``18240`` and ``12.340`` stays ``12.340`` (a weight is not given a precision it did not
+    have). Unconstrained ``numeric`` on PostgreSQL, text on SQLite (whose NUMERIC affinity
+    would store a float). ``precision``/``scale`` are enforced here, on the way in."""
 
     impl = Numeric
     cache_ok = True
@@ -65,7 +67,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(self.precision + 3))
-        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+        return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_bind_param(self, value: Decimal | int | str | None, dialect: Any) -> Any:
         if value is None:
@@ -73,8 +75,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         d = value if isinstance(value, Decimal) else Decimal(str(value))
         if not d.is_finite():
             raise ValueError(f"{value!r} is not a finite number")
-        if d.as_tuple().exponent < -self.scale:  # type: ignore[operator]
+        exponent = int(d.as_tuple().exponent)
+        if exponent < -self.scale:
             raise ValueError(f"{value} has more than {self.scale} decimals")
+        if d.adjusted() >= self.precision - self.scale:
+            raise ValueError(f"{value} has more than {self.precision - self.scale} integer digits")
         return str(d) if dialect.name == "sqlite" else d
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:

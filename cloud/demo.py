@@ -52,8 +52,9 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def agent_config(*, device_id: str, mqtt_url: str, scale_port: int, card_port: int, outbox: Path,
-                 api_url: str) -> str:
+def agent_config(
+    *, device_id: str, mqtt_url: str, scale_port: int, card_port: int, outbox: Path, api_url: str
+) -> str:
     return f"""# Written by `oms demo`: a weighbridge terminal with an indicator and a card reader.
 device_id = "{device_id}"
 api_url = "{api_url}"
@@ -102,11 +103,12 @@ class Demo:
         self.data_dir = data_dir
         self.smoke = smoke
         self.speed = speed
-        self.api_port = api_port if port_free(api_port) else free_port()
+        self.api_port = api_port if api_port and port_free(api_port) else free_port()
         self.stop = threading.Event()
         self.children: list[subprocess.Popen[bytes]] = []
-        self.settings = Settings(environment="development", data_dir=data_dir, database_url="",
-                                 api_port=self.api_port)
+        self.settings = Settings(
+            environment="development", data_dir=data_dir, database_url="", api_port=self.api_port
+        )
 
     @property
     def api_url(self) -> str:
@@ -126,29 +128,58 @@ class Demo:
         self.broker = EmbeddedBroker(port=free_port())
         self.broker.start()
         self.ingest = IngestWorker(
-            IngestConfig(address=parse_mqtt_url(self.broker.url), client_id="oms-ingest-demo",
-                         v5=False, shared_group=None),
+            IngestConfig(
+                address=parse_mqtt_url(self.broker.url),
+                client_id="oms-ingest-demo",
+                v5=False,
+                shared_group=None,
+            ),
             self.factory,
         )
         self.ingest.start()
         threading.Thread(target=self.ingest.run, name="ingest", daemon=True).start()
-        self.api = uvicorn.Server(uvicorn.Config(create_app(self.settings, self.factory),
-                                                 host="127.0.0.1", port=self.api_port,
-                                                 log_level="warning"))
+        self.api = uvicorn.Server(
+            uvicorn.Config(
+                create_app(self.settings, self.factory),
+                host="127.0.0.1",
+                port=self.api_port,
+                log_level="warning",
+            )
+        )
         threading.Thread(target=self.api.run, name="api", daemon=True).start()
 
         scale_port, card_port = free_port(), free_port()
         cfg = self.data_dir / "edge-agent.toml"
-        cfg.write_text(agent_config(device_id=login.device_id, mqtt_url=self.broker.url,
-                                    scale_port=scale_port, card_port=card_port,
-                                    outbox=self.data_dir / "edge" / "outbox.db",
-                                    api_url=self.api_url))
-        self._spawn("simulator", [sys.executable, "-m", "edge_agent.simulate",
-                                  "--profile", "toledo-continuous",
-                                  "--listen", f"socket://127.0.0.1:{scale_port}",
-                                  "--rfid-listen", f"socket://127.0.0.1:{card_port}",
-                                  "--scenario", "truck-in-out", "--speed", str(self.speed),
-                                  "--corrupt-rate", "0.02"])
+        cfg.write_text(
+            agent_config(
+                device_id=login.device_id,
+                mqtt_url=self.broker.url,
+                scale_port=scale_port,
+                card_port=card_port,
+                outbox=self.data_dir / "edge" / "outbox.db",
+                api_url=self.api_url,
+            )
+        )
+        self._spawn(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "edge_agent.simulate",
+                "--profile",
+                "toledo-continuous",
+                "--listen",
+                f"socket://127.0.0.1:{scale_port}",
+                "--rfid-listen",
+                f"socket://127.0.0.1:{card_port}",
+                "--scenario",
+                "truck-in-out",
+                "--speed",
+                str(self.speed),
+                "--corrupt-rate",
+                "0.02",
+            ],
+        )
         self._spawn("agent", [sys.executable, "-m", "edge_agent", "--config", str(cfg)])
         deadline = time.monotonic() + 10
         while not self.api.started and time.monotonic() < deadline:
@@ -160,11 +191,14 @@ class Demo:
 
     def weighing_orders(self) -> int:
         with self.factory() as s:
-            return s.scalar(
-                select(func.count()).select_from(Order).where(
-                    Order.source == "weighing", Order.status == "executed"
+            return (
+                s.scalar(
+                    select(func.count())
+                    .select_from(Order)
+                    .where(Order.source == "weighing", Order.status == "executed")
                 )
-            ) or 0
+                or 0
+            )
 
     def shutdown(self) -> None:
         for child in self.children:
@@ -183,22 +217,36 @@ class Demo:
             self.broker.stop()
 
 
-def run_demo(*, data_dir: Path, api_port: int = 8000, smoke: bool = False, out: Path | None = None,
-             timeout_s: float = 60.0, speed: float | None = None) -> int:
+def run_demo(
+    *,
+    data_dir: Path,
+    api_port: int = 8000,
+    smoke: bool = False,
+    out: Path | None = None,
+    timeout_s: float = 60.0,
+    speed: float | None = None,
+) -> int:
     began = time.monotonic()
-    demo = Demo(data_dir=data_dir, api_port=api_port, speed=speed or (3.0 if smoke else 1.0),
-                smoke=smoke)
+    demo = Demo(
+        data_dir=data_dir, api_port=api_port, speed=speed or (3.0 if smoke else 1.0), smoke=smoke
+    )
     login = demo.prepare()
     signal.signal(signal.SIGTERM, lambda *_: demo.stop.set())
     signal.signal(signal.SIGINT, lambda *_: demo.stop.set())
     try:
         demo.start(login)
-        print(f"\nOMS demo running\n  dashboard: {demo.api_url}/\n  login:     {login.email}"
-              f" / {login.password}\n  API docs:  {demo.api_url}/api/docs\n  data:      "
-              f"{data_dir}  (agent and simulator logs there)\n", flush=True)
+        print(
+            f"\nOMS demo running\n  dashboard: {demo.api_url}/\n  login:     {login.email}"
+            f" / {login.password}\n  API docs:  {demo.api_url}/api/docs\n  data:      "
+            f"{data_dir}  (agent and simulator logs there)\n",
+            flush=True,
+        )
         if not smoke:
-            print("A simulated weighbridge weighs trucks in and out; orders appear on the page."
-                  " Ctrl-C stops.", flush=True)
+            print(
+                "A simulated weighbridge weighs trucks in and out; orders appear on the page."
+                " Ctrl-C stops.",
+                flush=True,
+            )
             demo.stop.wait()
             return 0
         want = 2
@@ -214,15 +262,20 @@ def run_demo(*, data_dir: Path, api_port: int = 8000, smoke: bool = False, out: 
         if demo.weighing_orders() < 1:
             print(f"smoke: no order from a weighing within {timeout_s:.0f} s", file=sys.stderr)
             return 1
-        token = http_json(f"{demo.api_url}/api/v1/auth/token",
-                          body={"email": login.email, "password": login.password})["access_token"]
+        token = http_json(
+            f"{demo.api_url}/api/v1/auth/token",
+            body={"email": login.email, "password": login.password},
+        )["access_token"]
         orders = http_json(f"{demo.api_url}/api/v1/orders?limit=500", token=token)["items"]
         assert out is not None
         out.mkdir(parents=True, exist_ok=True)
         (out / "orders.json").write_text(json.dumps(orders, indent=2) + "\n")
         done = [o for o in orders if o["source"] == "weighing" and o["status"] == "executed"]
-        print(f"smoke: ok — {len(done)} executed order(s) from weighings in "
-              f"{time.monotonic() - began:.1f} s; wrote {out / 'orders.json'}", flush=True)
+        print(
+            f"smoke: ok — {len(done)} executed order(s) from weighings in "
+            f"{time.monotonic() - began:.1f} s; wrote {out / 'orders.json'}",
+            flush=True,
+        )
         return 0 if done else 1
     finally:
         demo.shutdown()

@@ -28,23 +28,61 @@ class DemoLogin:
 
 def seed_demo(session: Session) -> DemoLogin:
     tenant = create_tenant(
-        session, slug="demo", name="Demo Containers & Recycling B.V.", kvk="12345678",
-        vat_id="NL001234567B01", street="Havenweg 1", postal_code="8011 AA", city="Zwolle",
-        iban="NL91ABNA0417164300", vihb_number="123456VIHB",
+        session,
+        slug="demo",
+        name="Demo Containers & Recycling B.V.",
+        kvk="12345678",
+        vat_id="NL001234567B01",
+        street="Havenweg 1",
+        postal_code="8011 AA",
+        city="Zwolle",
+        iban="NL91ABNA0417164300",
+        vihb_number="123456VIHB",
     )
-    create_user(session, tenant_id=tenant.id, email=DEMO_EMAIL, name="Demo Planner",
-                password=DEMO_PASSWORD, roles=["owner", "planner", "administrator"])
+    create_user(
+        session,
+        tenant_id=tenant.id,
+        email=DEMO_EMAIL,
+        name="Demo Planner",
+        password=DEMO_PASSWORD,
+        roles=["owner", "planner", "administrator"],
+    )
     customer = create_customer(
-        session, tenant_id=tenant.id, number="10001", name="Bouwbedrijf De Vries B.V.",
-        vat_id="NL009876543B01", kvk="87654321", invoice_email="facturen@devries.example",
-        street="Werkeiland 4", postal_code="8043 AA", city="Zwolle",
+        session,
+        tenant_id=tenant.id,
+        number="10001",
+        name="Bouwbedrijf De Vries B.V.",
+        vat_id="NL009876543B01",
+        kvk="87654321",
+        invoice_email="facturen@devries.example",
+        street="Werkeiland 4",
+        postal_code="8043 AA",
+        city="Zwolle",
     )
-    yard = Site(tenant_id=tenant.id, name="Eigen terrein Zwolle (weegbrug)", kind="own_yard",
-                street="Havenweg 1", postal_code="8011 AA", city="Zwolle")
+    yard = Site(
+        tenant_id=tenant.id,
+        name="Eigen terrein Zwolle (weegbrug)",
+        kind="own_yard",
+        street="Havenweg 1",
+        postal_code="8011 AA",
+        city="Zwolle",
+    )
     session.add(yard)
     session.flush()
-    create_vehicle(session, tenant_id=tenant.id, plate="BX-123-Z", kind="kipper",
-                   customer_id=customer.id, rfid_card=KNOWN_CARD)
-    create_device(session, tenant_id=tenant.id, device_id=DEMO_DEVICE, kind="weighbridge",
-                  name="Weegbrug 1", site_id=yard.id)
+    create_vehicle(
+        session,
+        tenant_id=tenant.id,
+        plate="BX-123-Z",
+        kind="kipper",
+        customer_id=customer.id,
+        rfid_card=KNOWN_CARD,
+    )
+    create_device(
+        session,
+        tenant_id=tenant.id,
+        device_id=DEMO_DEVICE,
+        kind="weighbridge",
+        name="Weegbrug 1",
+        site_id=yard.id,
+    )
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, tenant.id, DEMO_DEVICE)

@@ -49,28 +49,39 @@ class PlateEntered:
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, *, clock: Clock | None = None, start_uplink: bool = True) -> None:
+    def __init__(
+        self, cfg: AgentConfig, *, clock: Clock | None = None, start_uplink: bool = True
+    ) -> None:
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.started = self.clock.monotonic()
-        self.outbox = Outbox(cfg.outbox.path, budget_bytes=int(cfg.outbox.budget_mb * 2**20),
-                             alarm_ratio=cfg.outbox.alarm_ratio)
+        self.outbox = Outbox(
+            cfg.outbox.path,
+            budget_bytes=int(cfg.outbox.budget_mb * 2**20),
+            alarm_ratio=cfg.outbox.alarm_ratio,
+        )
         self.events: queue.Queue[object] = queue.Queue()
         self.ports = {p.name: p for p in cfg.ports}
         self.stability = {
             p.name: StabilityDetector(
                 use_flag=get_profile(p.profile, **p.options).has_stability_flag,
-                count=p.stable_count, window_s=p.stable_window_s,
+                count=p.stable_count,
+                window_s=p.stable_window_s,
             )
-            for p in cfg.ports if p.role in ("weighbridge", "onboard")
+            for p in cfg.ports
+            if p.role in ("weighbridge", "onboard")
         }
         self.readers: list[PortReader] = []
         self.weighbridge = (
-            WeighbridgeWorkflow(cfg.weighbridge, outbox=self.outbox, device_id=cfg.device_id, clock=self.clock)
-            if any(p.role == "weighbridge" for p in cfg.ports) else None
+            WeighbridgeWorkflow(
+                cfg.weighbridge, outbox=self.outbox, device_id=cfg.device_id, clock=self.clock
+            )
+            if any(p.role == "weighbridge" for p in cfg.ports)
+            else None
         )
-        self.batcher = MeasurementBatcher(cfg.measurements, outbox=self.outbox,
-                                          device_id=cfg.device_id, clock=self.clock)
+        self.batcher = MeasurementBatcher(
+            cfg.measurements, outbox=self.outbox, device_id=cfg.device_id, clock=self.clock
+        )
         self.uplink = Uplink(cfg, self.outbox, clock=self.clock) if start_uplink else None
         self._stop = threading.Event()
         self._next_heartbeat = self.clock.monotonic() + min(5.0, cfg.heartbeat_s)
@@ -116,15 +127,31 @@ class Agent:
         ports = []
         for r in self.readers:
             s = r.state
-            ports.append(PortStatus(name=s.name, role=s.role, profile=s.profile, connected=s.connected,  # type: ignore[arg-type]
-                                    last_reading_at=s.last_reading_at, frames_ok=s.frames_ok,
-                                    frames_bad=s.frames_bad, last_error=s.last_error))
+            ports.append(
+                PortStatus(
+                    name=s.name,
+                    role=s.role,
+                    profile=s.profile,
+                    connected=s.connected,  # type: ignore[arg-type]
+                    last_reading_at=s.last_reading_at,
+                    frames_ok=s.frames_ok,
+                    frames_bad=s.frames_bad,
+                    last_error=s.last_error,
+                )
+            )
         return Heartbeat(
-            message_id=uuid.uuid4(), device_id=self.cfg.device_id, seq=st.last_seq,
-            occurred_at=self.clock.now(), software_version=__version__,
-            uptime_s=int(self.clock.monotonic() - self.started), ports=ports,
-            outbox_backlog=st.backlog, outbox_bytes=st.bytes, outbox_budget_bytes=st.budget_bytes,
-            outbox_alarm=st.alarm, thinned_measurements=st.thinned,
+            message_id=uuid.uuid4(),
+            device_id=self.cfg.device_id,
+            seq=st.last_seq,
+            occurred_at=self.clock.now(),
+            software_version=__version__,
+            uptime_s=int(self.clock.monotonic() - self.started),
+            ports=ports,
+            outbox_backlog=st.backlog,
+            outbox_bytes=st.bytes,
+            outbox_budget_bytes=st.budget_bytes,
+            outbox_alarm=st.alarm,
+            thinned_measurements=st.thinned,
         )
 
     # -- running -------------------------------------------------------------------------
@@ -141,8 +168,13 @@ class Agent:
             reader.start()
         if self.uplink:
             self.uplink.start()
-        log.info("edge_agent.started", device_id=self.cfg.device_id, ports=len(self.readers),
-                 backlog=self.outbox.stats().backlog, last_seq=self.outbox.last_seq())
+        log.info(
+            "edge_agent.started",
+            device_id=self.cfg.device_id,
+            ports=len(self.readers),
+            backlog=self.outbox.stats().backlog,
+            last_seq=self.outbox.last_seq(),
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -159,7 +191,7 @@ class Agent:
                     if event is not None:
                         self.handle(event)
                     self.tick()
-                except Exception:  # noqa: BLE001 - one bad event must not stop the agent
+                except Exception:
                     log.exception("edge_agent.event_failed", event_type=type(event).__name__)
         finally:
             self.shutdown()
@@ -172,7 +204,11 @@ class Agent:
         self.batcher.flush()
         if self.uplink:
             deadline = time.monotonic() + 2
-            while self.uplink.connected and self.outbox.stats().backlog and time.monotonic() < deadline:
+            while (
+                self.uplink.connected
+                and self.outbox.stats().backlog
+                and time.monotonic() < deadline
+            ):
                 self.uplink.wake()
                 time.sleep(0.05)
             self.uplink.stop()

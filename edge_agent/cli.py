@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 1
-        print(f"{args.file}: ok — device {cfg.device_id}, {len(cfg.ports)} port(s): "
-              + ", ".join(f"{p.name}={p.profile}@{p.url}" for p in cfg.ports))
+        print(
+            f"{args.file}: ok — device {cfg.device_id}, {len(cfg.ports)} port(s): "
+            + ", ".join(f"{p.name}={p.profile}@{p.url}" for p in cfg.ports)
+        )
         return 0
     p = argparse.ArgumentParser(prog="oms-edge", description="OMS edge agent")
     p.add_argument("--config", required=True, help="agent TOML file")

@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from firmware_profiles import ProfileError, UnknownProfile, get_profile
@@ -42,7 +50,9 @@ class SerialOverrides(_Strict):
 
 class PortConfig(_Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
-    url: str = Field(min_length=1, description="pyserial URL: /dev/ttyUSB0, socket://h:p, rfc2217://h:p, loop://")
+    url: str = Field(
+        min_length=1, description="pyserial URL: /dev/ttyUSB0, socket://h:p, rfc2217://h:p, loop://"
+    )
     profile: str
     role: Role
     capacity_kg: float | None = Field(default=None, gt=0)

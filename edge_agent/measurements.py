@@ -21,18 +21,35 @@ def to_contract(channel: str, r: Reading, at: datetime) -> Any | None:
     if r.kind == "weight":
         if r.condition == "ok" and r.unit is None:
             return None  # a number without a unit is not a weight we can report
-        return WeightReading(at=at, channel=channel, value=r.weight, unit=r.unit, stable=r.stable,
-                             mode=r.mode, tare=r.tare, condition=r.condition)
+        return WeightReading(
+            at=at,
+            channel=channel,
+            value=r.weight,
+            unit=r.unit,
+            stable=r.stable,
+            mode=r.mode,
+            tare=r.tare,
+            condition=r.condition,
+        )
     if r.kind == "position" and r.lat is not None and r.lon is not None:
-        return PositionReading(at=r.time or at, channel=channel, lat=r.lat, lon=r.lon,
-                               speed_kmh=r.speed_kmh, course=r.course, satellites=r.satellites)
+        return PositionReading(
+            at=r.time or at,
+            channel=channel,
+            lat=r.lat,
+            lon=r.lon,
+            speed_kmh=r.speed_kmh,
+            course=r.course,
+            satellites=r.satellites,
+        )
     if r.kind == "tag" and r.tag_id:
         return TagReading(at=at, channel=channel, tag_id=r.tag_id)
     return None
 
 
 class MeasurementBatcher:
-    def __init__(self, cfg: MeasurementsConfig, *, outbox: Outbox, device_id: str, clock: Clock) -> None:
+    def __init__(
+        self, cfg: MeasurementsConfig, *, outbox: Outbox, device_id: str, clock: Clock
+    ) -> None:
         self.cfg = cfg
         self.outbox = outbox
         self.device_id = device_id
@@ -50,7 +67,12 @@ class MeasurementBatcher:
         now = self.clock.monotonic()
         signature = (reading.kind, reading.condition, reading.stable, reading.mode)
         last = self._last_kept.get(channel)
-        if last and now - last[0] < 1.0 / self.cfg.max_rate_hz and last[1] == signature and reading.kind != "tag":
+        if (
+            last
+            and now - last[0] < 1.0 / self.cfg.max_rate_hz
+            and last[1] == signature
+            and reading.kind != "tag"
+        ):
             self.dropped_rate += 1
             return
         self._last_kept[channel] = (now, signature)
@@ -69,8 +91,13 @@ class MeasurementBatcher:
         readings, self._buffer = self._buffer, []
         try:
             self.outbox.append(
-                lambda seq, mid: Measurement(message_id=mid, device_id=self.device_id, seq=seq,
-                                             occurred_at=self.clock.now(), readings=readings)
+                lambda seq, mid: Measurement(
+                    message_id=mid,
+                    device_id=self.device_id,
+                    seq=seq,
+                    occurred_at=self.clock.now(),
+                    readings=readings,
+                )
             )
         except OutboxFull:
             self.refused += len(readings)

@@ -79,13 +79,17 @@ Builder = Callable[[int, uuid.UUID], Envelope]
 
 
 class Outbox:
-    def __init__(self, path: str | Path, *, budget_bytes: int = 256 * 2**20, alarm_ratio: float = 0.8) -> None:
+    def __init__(
+        self, path: str | Path, *, budget_bytes: int = 256 * 2**20, alarm_ratio: float = 0.8
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.budget_bytes = budget_bytes
         self.alarm_ratio = alarm_ratio
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
@@ -131,7 +135,9 @@ class Outbox:
 
     def get_state(self, key: str, db: sqlite3.Connection | None = None) -> Any:
         with self._lock:
-            row = (db or self._db).execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            row = (
+                (db or self._db).execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            )
         return json.loads(row[0]) if row else None
 
     def set_state(self, db: sqlite3.Connection, key: str, value: Any) -> None:
@@ -213,14 +219,18 @@ class Outbox:
             thinned += len(readings) - len(keep)
             data["readings"] = keep
             new = json.dumps(data, separators=(",", ":")).encode()
-            db.execute("UPDATE outbox SET payload = ?, size = ? WHERE seq = ?", (new, len(new), seq))
+            db.execute(
+                "UPDATE outbox SET payload = ?, size = ? WHERE seq = ?", (new, len(new), seq)
+            )
             self._bytes += len(new) - size
         if thinned:
             self._set_meta(db, "thinned", self._meta(db, "thinned") + thinned)
 
     # -- draining ----------------------------------------------------------------------------
 
-    def pending(self, *, limit: int, after_seq: int = 0, exclude: Sequence[str] = ()) -> list[Pending]:
+    def pending(
+        self, *, limit: int, after_seq: int = 0, exclude: Sequence[str] = ()
+    ) -> list[Pending]:
         """Oldest first (seq order keeps each stream in order)."""
         with self._lock:
             rows = self._db.execute(
@@ -240,11 +250,12 @@ class Outbox:
             n = 0
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" * len(chunk))
+                where = f"WHERE message_id IN ({marks})"
                 freed = db.execute(
-                    f"SELECT coalesce(sum(size), 0), count(*) FROM outbox WHERE message_id IN ({marks})",  # noqa: S608
+                    f"SELECT coalesce(sum(size), 0), count(*) FROM outbox {where}",  # noqa: S608
                     chunk,
                 ).fetchone()
-                db.execute(f"DELETE FROM outbox WHERE message_id IN ({marks})", chunk)  # noqa: S608
+                db.execute(f"DELETE FROM outbox {where}", chunk)  # noqa: S608
                 self._bytes -= freed[0]
                 n += freed[1]
             return n
@@ -265,8 +276,8 @@ class Outbox:
                 if row is None:
                     continue
                 db.execute(
-                    "INSERT OR REPLACE INTO rejected (seq, message_id, type, payload, reason, rejected_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO rejected (seq, message_id, type, payload, reason, "
+                    "rejected_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (row[0], row[1], row[2], row[3], r.reason, time.time()),
                 )
                 db.execute("DELETE FROM outbox WHERE seq = ?", (row[0],))
@@ -279,7 +290,10 @@ class Outbox:
             rows = self._db.execute(
                 "SELECT seq, message_id, type, reason, rejected_at FROM rejected ORDER BY seq"
             ).fetchall()
-        return [dict(zip(("seq", "message_id", "type", "reason", "rejected_at"), r, strict=True)) for r in rows]
+        return [
+            dict(zip(("seq", "message_id", "type", "reason", "rejected_at"), r, strict=True))
+            for r in rows
+        ]
 
     def stats(self) -> OutboxStats:
         with self._lock:

@@ -6,6 +6,7 @@ workflow drops its current weight) and reopened with backoff; nothing here ever 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from datetime import datetime
 
 import serial
 import structlog
+from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.config import PortConfig
@@ -20,8 +22,13 @@ from firmware_profiles import FirmwareProfile, ProfileError, Reading, get_profil
 
 log = structlog.get_logger("edge_agent.ports")
 
-_PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD,
-           "M": serial.PARITY_MARK, "S": serial.PARITY_SPACE}
+_PARITY = {
+    "N": serial.PARITY_NONE,
+    "E": serial.PARITY_EVEN,
+    "O": serial.PARITY_ODD,
+    "M": serial.PARITY_MARK,
+    "S": serial.PARITY_SPACE,
+}
 _BYTESIZE = {5: serial.FIVEBITS, 6: serial.SIXBITS, 7: serial.SEVENBITS, 8: serial.EIGHTBITS}
 _STOPBITS = {1: serial.STOPBITS_ONE, 2: serial.STOPBITS_TWO}
 
@@ -45,7 +52,9 @@ ReadingSink = Callable[[str, Reading, datetime], None]
 LossSink = Callable[[str, str], None]
 
 
-def open_port(cfg: PortConfig, profile: FirmwareProfile, *, timeout: float = 0.2) -> serial.SerialBase:
+def open_port(
+    cfg: PortConfig, profile: FirmwareProfile, *, timeout: float = 0.2
+) -> serial.SerialBase:
     s = profile.serial
     o = cfg.serial
     port = serial.serial_for_url(
@@ -67,6 +76,23 @@ def open_port(cfg: PortConfig, profile: FirmwareProfile, *, timeout: float = 0.2
     return port
 
 
+def read_available(port: serial.SerialBase) -> bytes:
+    """Wait (up to the port timeout) for a byte, then take whatever else has arrived, so a
+    10 Hz stream costs a few reads a second, not one per byte."""
+    data = port.read(1)
+    if not data or not port.in_waiting:
+        return data
+    if isinstance(port, SocketSerial):
+        # socket:// reports at most 1 byte waiting; a zero timeout drains what is there.
+        timeout = port.timeout
+        port.timeout = 0
+        try:
+            return data + port.read(4096)
+        finally:
+            port.timeout = timeout
+    return data + port.read(port.in_waiting)
+
+
 class PortReader(threading.Thread):
     def __init__(
         self,
@@ -85,19 +111,20 @@ class PortReader(threading.Thread):
         self.clock = clock or SystemClock()
         self.backoff_max_s = backoff_max_s
         self.state = PortState(cfg.name, cfg.role, cfg.profile)
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def run(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
+        first = min(0.5, self.backoff_max_s)
+        delay = first
+        while not self._halt.is_set():
             try:
                 port = open_port(self.cfg, self.profile)
             except (serial.SerialException, OSError, ValueError) as exc:
                 self._lost(f"open failed: {exc}")
-                self._stop.wait(delay)
+                self._halt.wait(delay)
                 delay = min(delay * 2, self.backoff_max_s)
                 continue
             self.state.connected = True
@@ -105,17 +132,15 @@ class PortReader(threading.Thread):
             log.info("edge_agent.port_open", port=self.cfg.name, url=self.cfg.url)
             try:
                 self._pump(port)
-                delay = 0.5
+                delay = first
             except (serial.SerialException, OSError) as exc:
                 self._lost(f"read failed: {exc}")
             finally:
-                try:
+                with contextlib.suppress(Exception):  # closing a broken port may fail too
                     port.close()
-                except Exception:  # noqa: BLE001 - closing a broken port may fail too
-                    pass
-            if not self._stop.is_set():
+            if not self._halt.is_set():
                 self.state.reconnects += 1
-                self._stop.wait(delay)
+                self._halt.wait(delay)
                 delay = min(delay * 2, self.backoff_max_s)
 
     def _lost(self, why: str) -> None:
@@ -132,13 +157,13 @@ class PortReader(threading.Thread):
         next_poll = 0.0
         # A start-less line protocol may begin mid-line: its first frame is not trusted.
         skip_first = not getattr(self.profile, "first_frame_trusted", True)
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             if poll:
                 now = self.clock.monotonic()
                 if now >= next_poll:
                     port.write(self.profile.poll_request or b"")
                     next_poll = now + self.cfg.poll_interval_s
-            data = port.read(max(1, port.in_waiting or 0))
+            data = read_available(port)
             if not data:
                 continue
             log.debug("edge_agent.port_bytes", port=self.cfg.name, raw=data.hex())
@@ -157,7 +182,9 @@ class PortReader(threading.Thread):
             self.state.frames_bad += 1
             kind = type(exc).__name__
             self.state.errors_by_kind[kind] = self.state.errors_by_kind.get(kind, 0) + 1
-            log.info("edge_agent.bad_frame", port=self.cfg.name, error=f"{kind}: {exc}", raw=frame.hex())
+            log.info(
+                "edge_agent.bad_frame", port=self.cfg.name, error=f"{kind}: {exc}", raw=frame.hex()
+            )
             return
         self.state.frames_ok += 1
         at = self.clock.now()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import uuid
@@ -96,7 +97,9 @@ class Uplink:
         user = c.username or self.cfg.device_id
         client.username_pw_set(user, c.password.get_secret_value() if c.password else None)
         if urlparse(c.url).scheme in ("mqtts", "ssl"):
-            client.tls_set(ca_certs=str(c.ca_file) if c.ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set(
+                ca_certs=str(c.ca_file) if c.ca_file else None, cert_reqs=ssl.CERT_REQUIRED
+            )
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(max(20, self.cfg.outbox.inflight))
         client.max_queued_messages_set(0)
@@ -107,9 +110,15 @@ class Uplink:
 
     def _status(self, online: bool, reason: str) -> bytes:
         return encode(
-            Status(message_id=uuid.uuid4(), device_id=self.cfg.device_id,
-                   seq=self.outbox.last_seq(), occurred_at=self.clock.now(), online=online,
-                   reason=reason, software_version=__version__)
+            Status(
+                message_id=uuid.uuid4(),
+                device_id=self.cfg.device_id,
+                seq=self.outbox.last_seq(),
+                occurred_at=self.clock.now(),
+                online=online,
+                reason=reason,
+                software_version=__version__,
+            )
         )
 
     def _connect(self) -> None:
@@ -118,13 +127,15 @@ class Uplink:
         port = u.port or (8883 if u.scheme in ("mqtts", "ssl") else 1883)
         self._connect_started = self.clock.monotonic()
         status_topic = up_topic(self.cfg.device_id, UpStream.STATUS)
-        self.client.will_set(status_topic, self._status(False, "connection lost (last will)"),
-                             qos=1, retain=True)
+        self.client.will_set(
+            status_topic, self._status(False, "connection lost (last will)"), qos=1, retain=True
+        )
         if self.v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.cfg.mqtt.session_expiry_s
-            self.client.connect_async(host, port, keepalive=self.cfg.mqtt.keepalive_s,
-                                      clean_start=False, properties=props)
+            self.client.connect_async(
+                host, port, keepalive=self.cfg.mqtt.keepalive_s, clean_start=False, properties=props
+            )
         else:
             self.client.connect_async(host, port, keepalive=self.cfg.mqtt.keepalive_s)
         self.client.loop_start()
@@ -137,12 +148,14 @@ class Uplink:
         self._stop.set()
         self._wake.set()
         if self._connected.is_set():
-            info = self.client.publish(up_topic(self.cfg.device_id, UpStream.STATUS),
-                                       self._status(False, reason), qos=1, retain=True)
-            try:
+            info = self.client.publish(
+                up_topic(self.cfg.device_id, UpStream.STATUS),
+                self._status(False, reason),
+                qos=1,
+                retain=True,
+            )
+            with contextlib.suppress(RuntimeError, ValueError):  # not connected any more
                 info.wait_for_publish(timeout=2)
-            except (RuntimeError, ValueError):
-                pass
         self.client.disconnect()
         self.client.loop_stop()
         if self._thread.is_alive():
@@ -162,11 +175,21 @@ class Uplink:
 
     # -- callbacks (paho thread) ---------------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, _ud: object, flags: mqtt.ConnectFlags,
-                    reason_code: mqtt.ReasonCode, _props: object) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _ud: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        _props: object,
+    ) -> None:
         if reason_code.is_failure:
             log.warning("edge_agent.connect_refused", reason=str(reason_code), v5=self.v5)
-            if self.v5 and self.cfg.mqtt.protocol == "auto" and reason_code.value in UNSUPPORTED_PROTOCOL:
+            if (
+                self.v5
+                and self.cfg.mqtt.protocol == "auto"
+                and reason_code.value in UNSUPPORTED_PROTOCOL
+            ):
                 self._fallback = True
                 self._wake.set()
             return
@@ -175,13 +198,23 @@ class Uplink:
             self._inflight.clear()  # everything unreceipted goes again on this connection
         self._connected.set()
         client.subscribe(device_downlink_filter(self.cfg.device_id), qos=1)
-        client.publish(up_topic(self.cfg.device_id, UpStream.STATUS),
-                       self._status(True, "connected"), qos=1, retain=True)
+        client.publish(
+            up_topic(self.cfg.device_id, UpStream.STATUS),
+            self._status(True, "connected"),
+            qos=1,
+            retain=True,
+        )
         log.info("edge_agent.connected", v5=self.v5, session_present=flags.session_present)
         self._wake.set()
 
-    def _on_disconnect(self, _c: mqtt.Client, _ud: object, _flags: object,
-                       reason_code: mqtt.ReasonCode, _props: object) -> None:
+    def _on_disconnect(
+        self,
+        _c: mqtt.Client,
+        _ud: object,
+        _flags: object,
+        reason_code: mqtt.ReasonCode,
+        _props: object,
+    ) -> None:
         self._connected.clear()
         if not self._stop.is_set():
             log.warning("edge_agent.disconnected", reason=str(reason_code))
@@ -222,8 +255,12 @@ class Uplink:
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
-            if (self.v5 and self.cfg.mqtt.protocol == "auto" and self.stats.connects == 0
-                    and self.clock.monotonic() - self._connect_started > CONNACK_TIMEOUT_S):
+            if (
+                self.v5
+                and self.cfg.mqtt.protocol == "auto"
+                and self.stats.connects == 0
+                and self.clock.monotonic() - self._connect_started > CONNACK_TIMEOUT_S
+            ):
                 log.warning("edge_agent.no_connack", after_s=CONNACK_TIMEOUT_S)
                 self._fallback = True
             if self._fallback:
@@ -238,7 +275,7 @@ class Uplink:
                 continue
             try:
                 self._publish_some()
-            except Exception:  # noqa: BLE001 - the drain loop must survive anything
+            except Exception:
                 log.exception("edge_agent.publish_failed")
 
     def _publish_some(self) -> None:

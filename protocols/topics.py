@@ -108,4 +108,6 @@ def parse_topic(topic: str) -> Topic:
         return Topic(device_id, dir_, streams(stream))
     except ValueError:
         allowed = ", ".join(s.value for s in streams)
-        raise TopicError(f"topic {topic!r}: unknown {dir_.value} stream (one of {allowed})") from None
+        raise TopicError(
+            f"topic {topic!r}: unknown {dir_.value} stream (one of {allowed})"
+        ) from None

@@ -15,7 +15,9 @@ from tests.support import services
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
     if services.SKIPPED:
         reasons = sorted(set(services.SKIPPED))
-        terminalreporter.write_sep("!", f"{len(services.SKIPPED)} TESTS SKIPPED: SERVICES MISSING", red=True)
+        terminalreporter.write_sep(
+            "!", f"{len(services.SKIPPED)} TESTS SKIPPED: SERVICES MISSING", red=True
+        )
         for r in reasons:
             terminalreporter.write_line(f"  {r}", red=True)
         terminalreporter.write_line("  (with CI=true these fail instead)", red=True)
@@ -37,8 +39,10 @@ def _migrated_url(kind: str, tmp: Path) -> Iterator[str]:
     if why is not None:
         services.missing("PostgreSQL", why)
     if not services.timescale_available():
-        services.missing("TimescaleDB", "extension not installed or not preloaded "
-                         "(run deploy/postgres/install-timescaledb.sh)")
+        services.missing(
+            "TimescaleDB",
+            "extension not installed or not preloaded (run deploy/postgres/install-timescaledb.sh)",
+        )
     with services.pg_database() as url:
         upgrade(url)
         yield url

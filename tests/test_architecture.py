@@ -23,9 +23,26 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "cloud": (
         {"cloud", "protocols"},
-        {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "psycopg_pool",
-         "pydantic", "pydantic_settings", "paho", "amqtt", "jinja2", "typer", "structlog",
-         "multipart", "lxml", "weasyprint", "PIL"},
+        {
+            "fastapi",
+            "starlette",
+            "uvicorn",
+            "sqlalchemy",
+            "alembic",
+            "psycopg",
+            "psycopg_pool",
+            "pydantic",
+            "pydantic_settings",
+            "paho",
+            "amqtt",
+            "jinja2",
+            "typer",
+            "structlog",
+            "multipart",
+            "lxml",
+            "weasyprint",
+            "PIL",
+        },
     ),
 }
 
@@ -67,7 +84,8 @@ def test_nothing_imports_the_api_back() -> None:
     bad = [
         f"{p.relative_to(REPO)}:{line}"
         for p in files("cloud")
-        if "api" not in p.relative_to(REPO / "cloud").parts[:1] and p.name != "cli.py"
+        if "api" not in p.relative_to(REPO / "cloud").parts[:1]
+        and p.name != "cli.py"
         and p.name != "demo.py"
         for line, m in imports_of(p)
         if m.startswith("cloud.api")
@@ -86,10 +104,26 @@ def test_orders_never_import_billing() -> None:
 
 
 def test_layout_exists() -> None:
-    for d in ("protocols", "firmware_profiles", "edge_agent", "cloud", "cloud/api", "cloud/billing",
-              "deploy", "bench", "tests"):
+    for d in (
+        "protocols",
+        "firmware_profiles",
+        "edge_agent",
+        "cloud",
+        "cloud/api",
+        "cloud/billing",
+        "deploy",
+        "bench",
+        "tests",
+    ):
         assert (REPO / d).is_dir(), d
-    for pkg in ("protocols", "firmware_profiles", "edge_agent", "cloud", "cloud/api", "cloud/billing"):
+    for pkg in (
+        "protocols",
+        "firmware_profiles",
+        "edge_agent",
+        "cloud",
+        "cloud/api",
+        "cloud/billing",
+    ):
         assert (REPO / pkg / "__init__.py").exists(), pkg
 
 

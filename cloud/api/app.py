@@ -23,7 +23,9 @@ def create_app(
             settings.sqlalchemy_url, echo=settings.db_echo, pool_size=settings.db_pool_size
         )
         session_factory = make_sessionmaker(engine)
-    app = FastAPI(title="OMS", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="OMS", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json"
+    )
     app.state.settings = settings
     app.state.session_factory = session_factory
     errors.install(app)

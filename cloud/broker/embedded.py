@@ -5,6 +5,7 @@ not production (use Mosquitto with the generated config there)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 
@@ -32,7 +33,9 @@ class EmbeddedBroker:
         logging.getLogger("transitions").setLevel(logging.WARNING)
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
         }
 
         async def start() -> None:
@@ -59,9 +62,7 @@ class EmbeddedBroker:
         if self._broker is None:
             return
         fut = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
-        try:
+        with contextlib.suppress(Exception):  # best effort on the way out
             fut.result(timeout=5)
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -13,7 +13,9 @@ class CustomerNotFound(NotFound):
     pass
 
 
-def create_customer(session: Session, *, tenant_id: int, number: str, name: str, **fields: object) -> Customer:
+def create_customer(
+    session: Session, *, tenant_id: int, number: str, name: str, **fields: object
+) -> Customer:
     exists = session.scalar(
         select(Customer.id).where(Customer.tenant_id == tenant_id, Customer.number == number)
     )

@@ -59,9 +59,7 @@ def load_devices(session: Session, ids: Iterable[str]) -> dict[str, Device]:
     return {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
 
 
-def touch(
-    device: Device, *, seq: int | None, occurred_at: datetime, received_at: datetime
-) -> None:
+def touch(device: Device, *, seq: int | None, occurred_at: datetime, received_at: datetime) -> None:
     """Bookkeeping after a message from the device: last seen, highest seq, clock offset."""
     device.last_seen_at = received_at
     device.online = True

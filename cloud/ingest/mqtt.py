@@ -25,7 +25,9 @@ class BrokerAddress:
     password: str | None
 
 
-def parse_mqtt_url(url: str, *, username: str | None = None, password: str | None = None) -> BrokerAddress:
+def parse_mqtt_url(
+    url: str, *, username: str | None = None, password: str | None = None
+) -> BrokerAddress:
     """``mqtt://[user:pass@]host:port`` or ``mqtts://...`` (TLS, default port 8883)."""
     u = urlparse(url)
     if u.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
@@ -74,7 +76,10 @@ def connect_properties(session_expiry_s: int, receive_maximum: int = 10_000) -> 
 
 
 def receipts_for(
-    committed: dict[str, list[uuid.UUID]], rejected: dict[str, list[Rejection]], *, chunk: int = 5000
+    committed: dict[str, list[uuid.UUID]],
+    rejected: dict[str, list[Rejection]],
+    *,
+    chunk: int = 5000,
 ) -> list[tuple[str, bytes]]:
     """(topic, payload) per device: which messages are committed and which were refused."""
     out: list[tuple[str, bytes]] = []

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -124,8 +123,10 @@ def _claim(session: Session, rows: list[dict[str, Any]]) -> set[str]:
         return set()
     dialect = session.get_bind().dialect.name
     ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(IngestReceipt)
-    stmt = ins.values(rows).on_conflict_do_nothing(index_elements=["message_id"]).returning(
-        IngestReceipt.message_id
+    stmt = (
+        ins.values(rows)
+        .on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(IngestReceipt.message_id)
     )
     return set(session.scalars(stmt).all())
 
@@ -142,23 +143,36 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
             _, msg = decode_up(item.topic, item.payload)
         except ContractError as exc:
             dead_letter(
-                session, outcome, item, reason=exc.reason, detail=str(exc),
-                device_id=_topic_device(item.topic), notify=sender,
+                session,
+                outcome,
+                item,
+                reason=exc.reason,
+                detail=str(exc),
+                device_id=_topic_device(item.topic),
+                notify=sender,
             )
             continue
         device = devices.get(msg.device_id)
         if device is None:
             dead_letter(
-                session, outcome, item, reason="unknown_device",
+                session,
+                outcome,
+                item,
+                reason="unknown_device",
                 detail=f"device {msg.device_id!r} is not registered",
-                device_id=msg.device_id, message_id=msg.message_id,
+                device_id=msg.device_id,
+                message_id=msg.message_id,
             )
             continue
         if device.revoked_at is not None:
             dead_letter(
-                session, outcome, item, reason="revoked_device",
+                session,
+                outcome,
+                item,
+                reason="revoked_device",
                 detail=f"device {msg.device_id!r} was revoked at {device.revoked_at.isoformat()}",
-                device_id=msg.device_id, message_id=msg.message_id,
+                device_id=msg.device_id,
+                message_id=msg.message_id,
             )
             continue
         decoded.append((item, msg))

@@ -59,9 +59,13 @@ def ingest_batch(factory: sessionmaker[Session], items: Sequence[Incoming]) -> O
                     _topic_device(item.topic) or ""
                 )
                 dead_letter(
-                    session, one, item, reason="processing_error",
+                    session,
+                    one,
+                    item,
+                    reason="processing_error",
                     detail=f"{type(exc).__name__}: {exc}"[:4000],
-                    device_id=_topic_device(item.topic), notify=sender,
+                    device_id=_topic_device(item.topic),
+                    notify=sender,
                 )
                 _merge(total, one)
     return total

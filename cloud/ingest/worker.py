@@ -82,8 +82,14 @@ class IngestWorker:
 
     # -- MQTT callbacks (paho's network thread) -------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, _ud: object, flags: mqtt.ConnectFlags,
-                    reason_code: mqtt.ReasonCode, _props: object) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _ud: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        _props: object,
+    ) -> None:
         if reason_code.is_failure:
             log.error("ingest.connect_refused", reason=str(reason_code))
             return
@@ -91,18 +97,34 @@ class IngestWorker:
         self._connected.set()
         topic = ingest_filter(shared_group=self.config.shared_group if self.config.v5 else None)
         client.subscribe(topic, qos=1)
-        log.info("ingest.connected", topic=topic, session_present=flags.session_present,
-                 client_id=self.config.client_id)
+        log.info(
+            "ingest.connected",
+            topic=topic,
+            session_present=flags.session_present,
+            client_id=self.config.client_id,
+        )
 
-    def _on_subscribe(self, _c: mqtt.Client, _ud: object, _mid: int,
-                      reason_codes: list[mqtt.ReasonCode], _props: object) -> None:
+    def _on_subscribe(
+        self,
+        _c: mqtt.Client,
+        _ud: object,
+        _mid: int,
+        reason_codes: list[mqtt.ReasonCode],
+        _props: object,
+    ) -> None:
         if all(not rc.is_failure for rc in reason_codes):
             self._subscribed.set()
         else:
             log.error("ingest.subscribe_refused", reasons=[str(rc) for rc in reason_codes])
 
-    def _on_disconnect(self, _c: mqtt.Client, _ud: object, _flags: object,
-                       reason_code: mqtt.ReasonCode, _props: object) -> None:
+    def _on_disconnect(
+        self,
+        _c: mqtt.Client,
+        _ud: object,
+        _flags: object,
+        reason_code: mqtt.ReasonCode,
+        _props: object,
+    ) -> None:
         self._connected.clear()
         self._subscribed.clear()
         if not self._stop.is_set():
@@ -119,7 +141,10 @@ class IngestWorker:
         a = self.config.address
         if self.config.v5:
             self.client.connect_async(
-                a.host, a.port, keepalive=30, clean_start=False,
+                a.host,
+                a.port,
+                keepalive=30,
+                clean_start=False,
                 properties=connect_properties(self.config.session_expiry_s),
             )
         else:
@@ -178,8 +203,9 @@ class IngestWorker:
                 if not is_transient(exc):
                     raise
                 self.stats.db_retries += 1
-                log.warning("ingest.db_unavailable", error=str(exc).splitlines()[0][:300],
-                            retry_in_s=delay)
+                log.warning(
+                    "ingest.db_unavailable", error=str(exc).splitlines()[0][:300], retry_in_s=delay
+                )
                 # Whatever the broker redelivers meanwhile is deduplicated later.
                 if self._stop.wait(delay):
                     return

@@ -19,18 +19,53 @@ def rows_for(device: Device, msg: Measurement) -> tuple[list[dict[str, Any]], li
     positions: list[dict[str, Any]] = []
     mid = str(msg.message_id)
     for idx, r in enumerate(msg.readings):
-        base = {"time": r.at, "message_id": mid, "idx": idx, "tenant_id": device.tenant_id,
-                "device_id": device.id, "channel": r.channel}
+        base = {
+            "time": r.at,
+            "message_id": mid,
+            "idx": idx,
+            "tenant_id": device.tenant_id,
+            "device_id": device.id,
+            "channel": r.channel,
+        }
         if isinstance(r, WeightReading):
-            weights.append({**base, "kind": "weight", "value": r.value, "unit": r.unit,
-                            "stable": r.stable, "mode": r.mode, "tare": r.tare,
-                            "condition": r.condition, "tag_id": None})
+            weights.append(
+                {
+                    **base,
+                    "kind": "weight",
+                    "value": r.value,
+                    "unit": r.unit,
+                    "stable": r.stable,
+                    "mode": r.mode,
+                    "tare": r.tare,
+                    "condition": r.condition,
+                    "tag_id": None,
+                }
+            )
         elif isinstance(r, TagReading):
-            weights.append({**base, "kind": "tag", "value": None, "unit": None, "stable": None,
-                            "mode": None, "tare": None, "condition": "ok", "tag_id": r.tag_id})
+            weights.append(
+                {
+                    **base,
+                    "kind": "tag",
+                    "value": None,
+                    "unit": None,
+                    "stable": None,
+                    "mode": None,
+                    "tare": None,
+                    "condition": "ok",
+                    "tag_id": r.tag_id,
+                }
+            )
         elif isinstance(r, PositionReading):
-            positions.append({**base, "lat": r.lat, "lon": r.lon, "speed_kmh": r.speed_kmh,
-                              "course": r.course, "satellites": r.satellites})
+            positions.append(
+                {
+                    **base,
+                    "lat": r.lat,
+                    "lon": r.lon,
+                    "speed_kmh": r.speed_kmh,
+                    "course": r.course,
+                    "satellites": r.satellites,
+                }
+            )
     return weights, positions
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from cloud.customers.models import Customer
 from cloud.fleet.models import Vehicle
@@ -15,7 +15,9 @@ from cloud.orders.models import Order
 from cloud.weighings.models import Weighing
 
 
-def get(session: Session, *, tenant_id: int, order_id: int, for_update: bool = False) -> Order | None:
+def get(
+    session: Session, *, tenant_id: int, order_id: int, for_update: bool = False
+) -> Order | None:
     stmt = select(Order).where(Order.tenant_id == tenant_id, Order.id == order_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -44,12 +46,7 @@ def page(
         where.append(Order.status == status.value)
     total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
     rows = session.scalars(
-        select(Order)
-        .where(*where)
-        .options(selectinload(Order.history))
-        .order_by(Order.id.desc())
-        .limit(limit)
-        .offset(offset)
+        select(Order).where(*where).order_by(Order.id.desc()).limit(limit).offset(offset)
     ).all()
     return rows, total
 
@@ -90,7 +87,9 @@ def planned_for_weighing(
 def customer_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all())
+    return dict(
+        session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
+    )
 
 
 def plates(session: Session, ids: set[int]) -> dict[int, str]:

@@ -9,7 +9,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from cloud.orders.lifecycle import OrderStatus
 
 OrderType = Literal[
-    "walk_in", "container_place", "container_exchange", "container_collect", "bulk_transport", "other"
+    "walk_in",
+    "container_place",
+    "container_exchange",
+    "container_collect",
+    "bulk_transport",
+    "other",
 ]
 
 
@@ -27,7 +32,9 @@ class OrderCreate(BaseModel):
     window_start: AwareDatetime | None = None
     window_end: AwareDatetime | None = None
     container_type: Annotated[str, StringConstraints(max_length=60)] | None = None
-    expected_quantity_kg: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)] | None = None
+    expected_quantity_kg: (
+        Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)] | None
+    ) = None
     reference: Annotated[str, StringConstraints(max_length=64)] | None = None
     notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
 

@@ -95,11 +95,16 @@ def change_status(
     return order
 
 
-def get_order(session: Session, *, tenant_id: int, order_id: int, customer_id: int | None = None) -> Order:
+def get_order(
+    session: Session, *, tenant_id: int, order_id: int, customer_id: int | None = None
+) -> Order:
     order = repository.get(session, tenant_id=tenant_id, order_id=order_id)
     if order is None or (customer_id is not None and order.customer_id != customer_id):
         raise OrderNotFound(f"order {order_id} not found")
     return order
+
+
+_COLUMNS = tuple(c for c in OrderRead.model_fields if c in Order.__table__.columns)
 
 
 def to_read(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
@@ -120,10 +125,12 @@ def to_read(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
         out.append(
             OrderRead.model_validate(
                 {
-                    **{c: getattr(o, c) for c in OrderRead.model_fields if hasattr(Order, c)},
+                    **{c: getattr(o, c) for c in _COLUMNS},
                     "customer_name": names.get(o.customer_id, "?"),
                     "plate": plates.get(o.vehicle_id) if o.vehicle_id else None,
-                    "weighings": [WeighingSummary.model_validate(w) for w in weighings.get(o.id, [])],
+                    "weighings": [
+                        WeighingSummary.model_validate(w) for w in weighings.get(o.id, [])
+                    ],
                     "history": [StatusChangeRead.model_validate(h) for h in history.get(o.id, [])],
                 }
             )

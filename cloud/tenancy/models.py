@@ -44,9 +44,7 @@ class User(Base):
     """Set for customer users: they see only this customer's orders."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    roles: Mapped[list[UserRole]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def role_names(self) -> frozenset[str]:
@@ -56,7 +54,9 @@ class User(Base):
 class UserRole(Base):
     __tablename__ = "user_roles"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 

@@ -90,7 +90,9 @@ def issue_token(
     return token, row
 
 
-def login(session: Session, *, email: str, password: str, ttl: timedelta) -> tuple[str, datetime | None, User]:
+def login(
+    session: Session, *, email: str, password: str, ttl: timedelta
+) -> tuple[str, datetime | None, User]:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.is_active or not verify_password(password, user.password_hash):
         raise InvalidCredentials("wrong e-mail or password")

@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corrupt-rate", type=float, default=0.01)
     p.add_argument("--cycles", type=int, default=0, help="0 = forever")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="start the scenario at once, not when the first client connects",
+    )
     args = p.parse_args(argv)
 
     rng = random.Random(args.seed)
@@ -75,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"simulating {args.profile} ({args.scenario}) on {args.listen}", flush=True)
 
+    if not args.no_wait:  # so a test or demo sees the scenario from its beginning
+        while not stop.is_set() and not (scale.clients and (rfid is None or rfid.clients)):
+            stop.wait(0.05)
+        stop.wait(0.3)  # pyserial drops what is pending when it opens the port
     cycle = 0
     start = time.monotonic()
     elapsed = 0.0

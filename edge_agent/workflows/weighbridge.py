@@ -128,8 +128,12 @@ class WeighbridgeWorkflow:
                 self._waiting_logged = True
             return
         assert reading.weight is not None and reading.unit is not None
-        this = {"at": at.isoformat(), "weight": str(reading.weight), "unit": reading.unit,
-                "alibi_id": reading.extra.get("alibi_id") if reading.extra else None}
+        this = {
+            "at": at.isoformat(),
+            "weight": str(reading.weight),
+            "unit": reading.unit,
+            "alibi_id": reading.extra.get("alibi_id") if reading.extra else None,
+        }
         key = f"open:{ident.key}"
         with self.outbox.transaction() as db:
             first = self.outbox.get_state(key, db)
@@ -140,7 +144,9 @@ class WeighbridgeWorkflow:
                 log.error("edge_agent.unit_mismatch", first=first, second=this)
                 first = None
             if first is None:
-                self.outbox.set_state(db, key, {**this, "ident_kind": ident.kind, "ident": ident.value})
+                self.outbox.set_state(
+                    db, key, {**this, "ident_kind": ident.kind, "ident": ident.value}
+                )
                 self.last_event = f"first weighing {reading.weight} {reading.unit} ({ident.value})"
             else:
                 n = self.outbox.next_counter(db, f"ticket:{self.cfg.instrument_id}")
@@ -159,8 +165,15 @@ class WeighbridgeWorkflow:
         at = datetime.fromisoformat(first["at"])
         return self.clock.now() - at > timedelta(hours=self.cfg.open_weighing_max_h)
 
-    def _ticket(self, seq: int, mid: Any, number: str, first: dict[str, Any],
-                second: dict[str, Any], ident: Identification) -> WeighingTicket:
+    def _ticket(
+        self,
+        seq: int,
+        mid: Any,
+        number: str,
+        first: dict[str, Any],
+        second: dict[str, Any],
+        ident: Identification,
+    ) -> WeighingTicket:
         w1, w2 = Decimal(first["weight"]), Decimal(second["weight"])
         gross, tare = max(w1, w2), min(w1, w2)
         return WeighingTicket(

@@ -49,7 +49,10 @@ def test_weighing_creates_and_executes_a_walk_in_order(factory, world) -> None: 
     assert not order.needs_review
     assert (w.gross, w.tare, w.net) == (Decimal("32460"), Decimal("14220"), Decimal("18240"))
     assert w.order_id == order.id and w.first_at.tzinfo is not None
-    assert [(h.from_status, h.to_status) for h in history] == [(None, "created"), ("created", "executed")]
+    assert [(h.from_status, h.to_status) for h in history] == [
+        (None, "created"),
+        ("created", "executed"),
+    ]
     assert all(h.by_device_id == "wb-1" for h in history)
 
 
@@ -77,9 +80,19 @@ def test_planned_order_is_matched_instead_of_a_walk_in(factory, world) -> None: 
     from cloud.orders.service import change_status, create_order
 
     with transaction(factory) as s:
-        o = create_order(s, tenant_id=world.tenant_id, source="manual", data=OrderCreate(
-            customer_id=world.customer_id, order_type="bulk_transport", vehicle_id=world.vehicle_id,
-            site_id=world.site_id, requested_date=datetime(2026, 11, 27).date(), material="zand"))
+        o = create_order(
+            s,
+            tenant_id=world.tenant_id,
+            source="manual",
+            data=OrderCreate(
+                customer_id=world.customer_id,
+                order_type="bulk_transport",
+                vehicle_id=world.vehicle_id,
+                site_id=world.site_id,
+                requested_date=datetime(2026, 11, 27).date(),
+                material="zand",
+            ),
+        )
         change_status(s, order=o, to=OrderStatus.PLANNED, by_user_id=world.user_id)
         planned_id = o.id
     ingest_batch(factory, [incoming(ticket(material="Zand"))])
@@ -107,10 +120,16 @@ def test_measurements_keep_exact_values_and_conditions(factory, world) -> None: 
     from protocols import Measurement, WeightReading
 
     at = datetime(2026, 11, 27, 8, tzinfo=UTC)
-    m = Measurement(message_id=uuid.uuid4(), device_id="wb-1", seq=5, occurred_at=at, readings=[
-        WeightReading(at=at, channel="bridge", value=Decimal("12.345"), unit="t", stable=True),
-        WeightReading(at=at, channel="bridge", condition="overload"),
-    ])
+    m = Measurement(
+        message_id=uuid.uuid4(),
+        device_id="wb-1",
+        seq=5,
+        occurred_at=at,
+        readings=[
+            WeightReading(at=at, channel="bridge", value=Decimal("12.345"), unit="t", stable=True),
+            WeightReading(at=at, channel="bridge", condition="overload"),
+        ],
+    )
     ingest_batch(factory, [incoming(m)])
     with factory() as s:
         rows = s.scalars(select(MeasurementRow).order_by(MeasurementRow.idx)).all()
@@ -127,7 +146,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("reason,topic,payload", BAD, ids=[b[0] for b in BAD])
-def test_bad_input_goes_to_dead_letters_and_the_batch_goes_on(factory, world, reason, topic, payload) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_goes_to_dead_letters_and_the_batch_goes_on(
+    factory, world, reason, topic, payload
+) -> None:  # type: ignore[no-untyped-def]
     good = ticket()
     out = ingest_batch(factory, [Incoming(topic, payload), incoming(good)])
     assert out.dead == 1 and out.stored == 1
@@ -175,14 +196,24 @@ def test_a_reused_ticket_number_is_isolated_not_the_whole_batch(factory, world) 
 
 def test_presence_updates_the_device(factory, world) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
-    hb = Heartbeat(message_id=uuid.uuid4(), device_id="wb-1", seq=7, occurred_at=now,
-                   software_version="0.1.0", uptime_s=10, outbox_backlog=3, outbox_bytes=100,
-                   outbox_budget_bytes=1000)
+    hb = Heartbeat(
+        message_id=uuid.uuid4(),
+        device_id="wb-1",
+        seq=7,
+        occurred_at=now,
+        software_version="0.1.0",
+        uptime_s=10,
+        outbox_backlog=3,
+        outbox_bytes=100,
+        outbox_budget_bytes=1000,
+    )
     off = Status(message_id=uuid.uuid4(), device_id="wb-1", seq=7, occurred_at=now, online=False)
     ingest_batch(factory, [incoming(hb)])
     with factory() as s:
         d = s.get(Device, "wb-1")
-        assert d.online and d.software_version == "0.1.0" and d.last_heartbeat["outbox_backlog"] == 3
+        assert (
+            d.online and d.software_version == "0.1.0" and d.last_heartbeat["outbox_backlog"] == 3
+        )
     ingest_batch(factory, [Incoming(up_topic("wb-1", "status"), encode(off))])
     with factory() as s:
         assert not s.get(Device, "wb-1").online

@@ -9,10 +9,15 @@ from cloud.orders.lifecycle import TRANSITIONS, InvalidTransition, OrderStatus, 
 pytestmark = pytest.mark.unit
 
 LEGAL = {
-    ("created", "planned"), ("created", "executed"), ("created", "cancelled"),
-    ("planned", "created"), ("planned", "executed"), ("planned", "cancelled"),
+    ("created", "planned"),
+    ("created", "executed"),
+    ("created", "cancelled"),
+    ("planned", "created"),
+    ("planned", "executed"),
+    ("planned", "cancelled"),
     ("executed", "ready_for_invoicing"),
-    ("ready_for_invoicing", "executed"), ("ready_for_invoicing", "invoiced"),
+    ("ready_for_invoicing", "executed"),
+    ("ready_for_invoicing", "invoiced"),
     ("invoiced", "ready_for_invoicing"),
 }
 

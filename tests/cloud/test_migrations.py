@@ -16,8 +16,12 @@ def test_migrations_build_every_table(db_url: str, engine) -> None:  # type: ign
     assert set(Base.metadata.tables) <= tables
     if engine.dialect.name == "postgresql":
         with engine.connect() as c:
-            hyper = {r[0] for r in c.execute(text(
-                "SELECT hypertable_name FROM timescaledb_information.hypertables"))}
+            hyper = {
+                r[0]
+                for r in c.execute(
+                    text("SELECT hypertable_name FROM timescaledb_information.hypertables")
+                )
+            }
         assert hyper == {"measurements", "positions"}
 
 
@@ -31,9 +35,15 @@ def test_models_and_migrations_agree(db_url: str, engine) -> None:  # type: igno
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": False})
         # Indexes made outside the models: ours in 0002, TimescaleDB's own on hypertables.
-        diff = [d for d in compare_metadata(ctx, Base.metadata)
-                if not (isinstance(d, tuple) and d[0] == "remove_index"
-                        and (d[1].name.endswith("_device_time") or d[1].name.endswith("_time_idx")))]
+        diff = [
+            d
+            for d in compare_metadata(ctx, Base.metadata)
+            if not (
+                isinstance(d, tuple)
+                and d[0] == "remove_index"
+                and (d[1].name.endswith("_device_time") or d[1].name.endswith("_time_idx"))
+            )
+        ]
     assert diff == []
 
 

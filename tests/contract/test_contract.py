@@ -100,9 +100,15 @@ def test_bad_device_ids_are_refused(device_id: str) -> None:
 
 @pytest.mark.parametrize(
     "topic",
-    ["oms/v1/wb-1/up", "oms/v2/wb-1/up/weighing", "oms/v1/wb+1/up/weighing",
-     "oms/v1/wb-1/sideways/weighing", "oms/v1/wb-1/up/receipt", "oms/v1/wb-1/down/weighing",
-     "oms/v1/wb-1/up/weighing/extra"],
+    [
+        "oms/v1/wb-1/up",
+        "oms/v2/wb-1/up/weighing",
+        "oms/v1/wb+1/up/weighing",
+        "oms/v1/wb-1/sideways/weighing",
+        "oms/v1/wb-1/up/receipt",
+        "oms/v1/wb-1/down/weighing",
+        "oms/v1/wb-1/up/weighing/extra",
+    ],
 )
 def test_bad_topics_are_refused(topic: str) -> None:
     with pytest.raises(protocols.TopicError):
@@ -151,8 +157,13 @@ def test_weights_are_never_floats_and_never_invented() -> None:
 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError):
-        protocols.Status(message_id=uuid.uuid4(), device_id="wb-1", seq=0,
-                         occurred_at=datetime(2026, 1, 1), online=True)  # noqa: DTZ001
+        protocols.Status(
+            message_id=uuid.uuid4(),
+            device_id="wb-1",
+            seq=0,
+            occurred_at=datetime(2026, 1, 1),
+            online=True,
+        )
 
 
 def test_unknown_fields_are_ignored_for_additive_changes() -> None:

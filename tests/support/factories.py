@@ -32,20 +32,37 @@ class World:
     plate: str = "BX-123-Z"
 
 
-def create_world(session: Session, *, slug: str = "acme", device_id: str = "wb-1",
-                 roles: tuple[str, ...] = ("planner", "administrator")) -> World:
+def create_world(
+    session: Session,
+    *,
+    slug: str = "acme",
+    device_id: str = "wb-1",
+    roles: tuple[str, ...] = ("planner", "administrator"),
+) -> World:
     tenant = create_tenant(session, slug=slug, name=f"{slug} B.V.")
-    user = create_user(session, tenant_id=tenant.id, email=f"planner@{slug}.example",
-                       name="Planner", password="secret-pw", roles=list(roles))
+    user = create_user(
+        session,
+        tenant_id=tenant.id,
+        email=f"planner@{slug}.example",
+        name="Planner",
+        password="secret-pw",
+        roles=list(roles),
+    )
     token, _ = issue_token(session, user_id=user.id, ttl=timedelta(hours=1))
     customer = create_customer(session, tenant_id=tenant.id, number="1001", name=f"{slug} customer")
     site = Site(tenant_id=tenant.id, name="yard", kind="own_yard")
     session.add(site)
     session.flush()
-    vehicle = create_vehicle(session, tenant_id=tenant.id, plate="BX-123-Z",
-                             customer_id=customer.id, rfid_card="000414CD7E")
-    create_device(session, tenant_id=tenant.id, device_id=device_id, kind="weighbridge",
-                  site_id=site.id)
+    vehicle = create_vehicle(
+        session,
+        tenant_id=tenant.id,
+        plate="BX-123-Z",
+        customer_id=customer.id,
+        rfid_card="000414CD7E",
+    )
+    create_device(
+        session, tenant_id=tenant.id, device_id=device_id, kind="weighbridge", site_id=site.id
+    )
     return World(tenant.id, user.id, token, customer.id, site.id, vehicle.id, device_id)
 
 
@@ -65,20 +82,41 @@ def ticket(
     w1, w2 = Decimal(first), Decimal(second)
     gross, tare = max(w1, w2), min(w1, w2)
     return WeighingTicket(
-        message_id=message_id or uuid.uuid4(), device_id=device_id, seq=seq,
-        occurred_at=at + timedelta(minutes=30), ticket_number=number, instrument_id="ind-1",
-        first=WeighingPass(at=at, weight=w1), second=WeighingPass(at=at + timedelta(minutes=25), weight=w2),
-        gross=gross, tare=tare, net=gross - tare, tare_kind="measured", rfid_card=card, plate=plate,
+        message_id=message_id or uuid.uuid4(),
+        device_id=device_id,
+        seq=seq,
+        occurred_at=at + timedelta(minutes=30),
+        ticket_number=number,
+        instrument_id="ind-1",
+        first=WeighingPass(at=at, weight=w1),
+        second=WeighingPass(at=at + timedelta(minutes=25), weight=w2),
+        gross=gross,
+        tare=tare,
+        net=gross - tare,
+        tare_kind="measured",
+        rfid_card=card,
+        plate=plate,
         material=material,
     )
 
 
-def measurement(device_id: str = "wb-1", *, seq: int = 1, n: int = 10, at: datetime = T0) -> Measurement:
+def measurement(
+    device_id: str = "wb-1", *, seq: int = 1, n: int = 10, at: datetime = T0
+) -> Measurement:
     return Measurement(
-        message_id=uuid.uuid4(), device_id=device_id, seq=seq, occurred_at=at,
+        message_id=uuid.uuid4(),
+        device_id=device_id,
+        seq=seq,
+        occurred_at=at,
         readings=[
-            WeightReading(at=at + timedelta(milliseconds=100 * i), channel="bridge",
-                          value=Decimal(1000 + i * 20), unit="kg", stable=i % 2 == 0, mode="gross")
+            WeightReading(
+                at=at + timedelta(milliseconds=100 * i),
+                channel="bridge",
+                value=Decimal(1000 + i * 20),
+                unit="kg",
+                stable=i % 2 == 0,
+                mode="gross",
+            )
             for i in range(n)
         ],
     )

@@ -19,7 +19,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("OMS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-MOSQUITTO_BIN = os.environ.get("OMS_TEST_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+MOSQUITTO_BIN = os.environ.get(
+    "OMS_TEST_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+)
 SKIPPED: list[str] = []
 
 

@@ -1,0 +1,138 @@
+"""The ingest worker against a real Mosquitto: bad messages are dead-lettered and ingest keeps
+going; receipts reach the device only after the commit."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+
+from cloud.db import transaction
+from cloud.ingest.models import DeadLetter
+from cloud.ingest.mqtt import parse_mqtt_url
+from cloud.ingest.worker import IngestConfig, IngestWorker
+from cloud.weighings.models import Weighing
+from protocols import decode, encode, up_topic
+from tests.support.factories import create_world, measurement, ticket
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+def device_client(url: str, device_id: str, received: list) -> mqtt.Client:  # type: ignore[type-arg]
+    addr = parse_mqtt_url(url)
+    c = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5
+    )
+    c.on_message = lambda _c, _u, m: received.append(decode(m.payload))
+    c.connect(addr.host, addr.port)
+    c.subscribe(f"oms/v1/{device_id}/down/#", qos=1)
+    c.loop_start()
+    return c
+
+
+def wait(pred, timeout=15.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_bad_input_is_dead_lettered_and_ingest_keeps_running(factory, mosquitto) -> None:  # type: ignore[no-untyped-def]
+    with transaction(factory) as s:
+        create_world(s, device_id="wb-1")
+    worker = IngestWorker(
+        IngestConfig(address=parse_mqtt_url(mosquitto.url), client_id="ingest-t"), factory
+    )
+    worker.start()
+    assert worker.wait_ready()
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    received: list = []  # type: ignore[type-arg]
+    dev = device_client(mosquitto.url, "wb-1", received)
+    try:
+        good = ticket(seq=3)
+        spoof = ticket("wb-9", seq=1)
+        for topic, payload in [
+            (up_topic("wb-1", "weighing"), b"{broken"),
+            (up_topic("wb-1", "weighing"), json.dumps({"type": "weighing"}).encode()),
+            (up_topic("wb-1", "weighing"), encode(spoof)),  # envelope says another device
+            (up_topic("wb-1", "measurement"), encode(measurement(seq=2))),
+            (up_topic("wb-1", "weighing"), encode(good)),
+        ]:
+            dev.publish(topic, payload, qos=1).wait_for_publish(5)
+
+        def weighed() -> bool:
+            with factory() as s:
+                return s.scalar(select(func.count()).select_from(Weighing)) == 1
+
+        assert wait(weighed)
+        with factory() as s:
+            reasons = sorted(d.reason for d in s.scalars(select(DeadLetter)))
+        assert reasons == ["invalid_json", "schema", "topic_mismatch"]
+        assert wait(lambda: any(good.message_id in r.committed for r in received))
+        rejected = {r.message_id for rc in received for r in rc.rejected}
+        assert spoof.message_id in rejected
+        assert worker.stats.dead == 3 and worker.stats.stored == 2
+        assert runner.is_alive()
+    finally:
+        dev.loop_stop()
+        dev.disconnect()
+        worker.stop()
+        runner.join(timeout=10)
+
+
+def test_messages_published_while_ingest_is_down_are_delivered_later(factory, mosquitto) -> None:  # type: ignore[no-untyped-def]
+    """The persistent session (v5 session expiry) queues what arrives while ingest is away."""
+    with transaction(factory) as s:
+        create_world(s, device_id="wb-1")
+    cfg = IngestConfig(address=parse_mqtt_url(mosquitto.url), client_id="ingest-p")
+    worker = IngestWorker(cfg, factory)
+    worker.start()
+    assert worker.wait_ready()
+    worker.close()  # subscribed once, then gone
+    received: list = []  # type: ignore[type-arg]
+    dev = device_client(mosquitto.url, "wb-1", received)
+    msgs = [measurement(seq=i) for i in range(1, 1501)]  # more than Mosquitto's default queue
+    for m in msgs:
+        dev.publish(up_topic("wb-1", "measurement"), encode(m), qos=1)
+    dev.publish(up_topic("wb-1", "weighing"), encode(ticket(seq=1501)), qos=1).wait_for_publish(10)
+    worker = IngestWorker(cfg, factory)
+    worker.start()
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    try:
+
+        def all_in() -> bool:
+            with factory() as s:
+                from cloud.ingest.models import IngestReceipt
+
+                return s.scalar(select(func.count()).select_from(IngestReceipt)) == 1501
+
+        assert wait(all_in, timeout=40), worker.stats
+    finally:
+        dev.loop_stop()
+        dev.disconnect()
+        worker.stop()
+        runner.join(timeout=10)
+
+
+def test_unknown_fields_and_uuid_case_do_not_matter(factory) -> None:  # type: ignore[no-untyped-def]
+    from cloud.ingest.pipeline import Incoming
+    from cloud.ingest.runner import ingest_batch
+
+    with transaction(factory) as s:
+        create_world(s, device_id="wb-1")
+    m = ticket(seq=1)
+    data = json.loads(encode(m))
+    data["message_id"] = str(m.message_id).upper()
+    data["future_field"] = 1
+    out = ingest_batch(factory, [Incoming(up_topic("wb-1", "weighing"), json.dumps(data).encode())])
+    assert out.stored == 1 and out.committed["wb-1"] == [uuid.UUID(str(m.message_id))]

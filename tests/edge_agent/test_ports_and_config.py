@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_agent.config import ConfigError, PortConfig, load_config
+from edge_agent.ports import PortReader
+from edge_agent.stability import StabilityDetector
+from firmware_profiles import Reading
+from firmware_profiles.toledo_continuous import encode_frame
+
+pytestmark = pytest.mark.unit
+
+
+class OneShotServer:
+    """A serial-to-Ethernet converter stand-in: sends bytes to the first client, then closes."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.chunks = chunks
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        time.sleep(0.1)  # pyserial drops what is pending when it opens the port
+        for c in self.chunks:
+            conn.sendall(c)
+            time.sleep(0.01)
+        time.sleep(0.2)
+        conn.close()
+        self.sock.close()
+
+
+def test_reader_counts_bad_frames_and_reports_the_lost_port() -> None:
+    good = encode_frame(12340, increment=2)
+    bad = bytearray(good)
+    bad[6] ^= 0x01  # a digit flipped on the line
+    server = OneShotServer([b"\x00garbage", good, bytes(bad), good[:7], good[7:], good])
+    got: list[Reading] = []
+    lost: list[str] = []
+    cfg = PortConfig(
+        name="bridge",
+        url=f"socket://127.0.0.1:{server.port}",
+        profile="toledo-continuous",
+        role="weighbridge",
+        options={"checksum": "required"},
+    )
+    reader = PortReader(
+        cfg, on_reading=lambda _n, r, _a: got.append(r), on_lost=lambda _n, why: lost.append(why)
+    )
+    reader.start()
+    deadline = time.monotonic() + 5
+    while not lost and time.monotonic() < deadline:
+        time.sleep(0.02)
+    reader.stop()
+    reader.join(timeout=5)
+    assert [str(r.weight) for r in got] == ["12340", "12340", "12340"]
+    assert reader.state.frames_bad == 1 and reader.state.errors_by_kind == {"ChecksumError": 1}
+    assert reader.state.bytes_discarded >= 8
+    assert lost and not reader.state.connected
+
+
+def test_reader_retries_a_port_that_is_not_there() -> None:
+    lost: list[str] = []
+    cfg = PortConfig(
+        name="bridge", url="socket://127.0.0.1:9", profile="toledo-continuous", role="weighbridge"
+    )
+    reader = PortReader(
+        cfg, on_reading=lambda *_: None, on_lost=lambda _n, why: lost.append(why), backoff_max_s=0.1
+    )
+    reader.start()
+    time.sleep(0.5)
+    reader.stop()
+    reader.join(timeout=5)
+    assert len(lost) >= 2 and "open failed" in lost[0]
+
+
+def test_window_stability_for_formats_without_a_flag() -> None:
+    from decimal import Decimal
+
+    det = StabilityDetector(use_flag=False, count=3, window_s=1.0)
+    r = lambda v: Reading(kind="weight", weight=Decimal(v), unit="kg")  # noqa: E731
+    assert [det.update(r(v), t) for v, t in [("10", 0), ("20", 0.1), ("20", 0.2), ("20", 0.3)]] == [
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert det.update(r("40"), 0.4) is False  # rocking truck
+    det.reset()
+    assert [det.update(r("40"), t) for t in (0, 2, 4)] == [False, False, False]  # too slow
+
+
+CONFIG = """
+device_id = "wb-1"
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+[[ports]]
+name = "bridge"
+url = "socket://127.0.0.1:5000"
+profile = "toledo-continuous"
+role = "weighbridge"
+options = { checksum = "required" }
+"""
+
+
+def test_config_loads_and_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(CONFIG)
+    monkeypatch.setenv("OMS_EDGE_MQTT__URL", "mqtts://broker.example:8883")
+    cfg = load_config(path)
+    assert cfg.mqtt.url == "mqtts://broker.example:8883"
+    assert cfg.outbox.path.is_absolute() and cfg.outbox.path.parent.parent == tmp_path / "var"
+
+
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        (("wb-1", "WB_1"), "device_id"),
+        (("toledo-continuous", "toledo-telepathic"), "no profile named"),
+        (('role = "weighbridge"', 'role = "gps"'), "yields"),
+        (('checksum = "required"', 'checksum = "sometimes"'), "checksum must be one of"),
+        (("[mqtt]", "[mqt]"), "mqt"),
+        (('url = "mqtt', "url = mqtt"), "not valid TOML"),
+    ],
+)
+def test_config_errors_are_clear(tmp_path: Path, change: tuple[str, str], needle: str) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(CONFIG.replace(*change))
+    with pytest.raises(ConfigError, match=needle):
+        load_config(path)
+
+
+def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge_agent.cli import main
+
+    path = tmp_path / "agent.toml"
+    path.write_text(CONFIG)
+    assert main(["check-config", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
+    path.write_text(CONFIG.replace("wb-1", "WB 1"))
+    assert main(["check-config", str(path)]) == 1
+    assert "device_id" in capsys.readouterr().err
