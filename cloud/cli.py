@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from cloud.broker.cli import broker_app
+from cloud.devices.cli import device_app
 from cloud.settings import get_settings
 
 app = typer.Typer(
@@ -16,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 app.add_typer(db_app, name="db")
+app.add_typer(device_app, name="device")
+app.add_typer(broker_app, name="broker")
 
 
 @db_app.command("upgrade")

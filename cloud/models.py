@@ -3,10 +3,13 @@
 from cloud.customers.models import Customer, Site
 from cloud.db import Base
 from cloud.devices.models import Device
+from cloud.documents.models import Document
 from cloud.fleet.models import Vehicle
 from cloud.ingest.models import DeadLetter, IngestReceipt
+from cloud.jobs.models import JobEvent, ProofOfDelivery
 from cloud.measurements.models import Measurement, Position
 from cloud.orders.models import Order, OrderStatusChange
+from cloud.outbox.models import OutboxJob
 from cloud.tenancy.models import ApiToken, Tenant, User, UserRole
 from cloud.weighings.models import Weighing
 
@@ -16,11 +19,15 @@ __all__ = [
     "Customer",
     "DeadLetter",
     "Device",
+    "Document",
     "IngestReceipt",
+    "JobEvent",
     "Measurement",
     "Order",
     "OrderStatusChange",
+    "OutboxJob",
     "Position",
+    "ProofOfDelivery",
     "Site",
     "Tenant",
     "User",

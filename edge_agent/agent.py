@@ -1,8 +1,8 @@
-"""Wires ports, workflows, the outbox and the uplink together.
+"""Wires ports, workflows, the outbox, the uplink, uploads and the local page together.
 
-Reader threads only put events on a queue; one loop applies them in order (workflows, the
-measurement batcher, heartbeats), so the workflow logic is single-threaded and testable with
-a fake clock."""
+Reader threads, the MQTT thread and the local page only put events on a queue; one loop
+applies them in order (workflows, the measurement batcher, heartbeats), so the workflow logic
+is single-threaded and testable with a fake clock."""
 
 from __future__ import annotations
 
@@ -10,22 +10,28 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 
 from edge_agent import __version__
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.config import AgentConfig, PortConfig
+from edge_agent.gps import PositionSampler
 from edge_agent.measurements import MeasurementBatcher
 from edge_agent.outbox import Outbox
 from edge_agent.ports import PortReader
 from edge_agent.stability import StabilityDetector
 from edge_agent.uplink import Uplink
+from edge_agent.uploads import FileStore, Uploader
+from edge_agent.workflows.onboard import OnboardWorkflow
 from edge_agent.workflows.weighbridge import WeighbridgeWorkflow
 from firmware_profiles import Reading, get_profile
-from protocols import Heartbeat, PortStatus
+from protocols import Envelope, Heartbeat, JobDispatch, PortStatus
 
 log = structlog.get_logger("edge_agent")
 
@@ -44,8 +50,16 @@ class PortLost:
 
 
 @dataclass(frozen=True)
-class PlateEntered:
-    plate: str
+class Downlink:
+    message: Envelope
+
+
+@dataclass(frozen=True)
+class Call:
+    """Run ``fn`` on the agent loop and hand its result (or exception) to ``future``."""
+
+    fn: Callable[[], Any]
+    future: Future[Any]
 
 
 class Agent:
@@ -72,17 +86,39 @@ class Agent:
             if p.role in ("weighbridge", "onboard")
         }
         self.readers: list[PortReader] = []
-        self.weighbridge = (
-            WeighbridgeWorkflow(
+        self.files = FileStore(self.outbox)
+        self.weighbridge: WeighbridgeWorkflow | None = None
+        self.onboard: OnboardWorkflow | None = None
+        if any(p.role == "weighbridge" for p in cfg.ports):
+            self.weighbridge = WeighbridgeWorkflow(
                 cfg.weighbridge, outbox=self.outbox, device_id=cfg.device_id, clock=self.clock
             )
-            if any(p.role == "weighbridge" for p in cfg.ports)
-            else None
-        )
+        else:  # a truck (or a driver's phone): jobs come to it
+            self.onboard = OnboardWorkflow(
+                cfg.onboard,
+                outbox=self.outbox,
+                files=self.files,
+                device_id=cfg.device_id,
+                clock=self.clock,
+            )
+        self.gps = PositionSampler(cfg.gps)
         self.batcher = MeasurementBatcher(
             cfg.measurements, outbox=self.outbox, device_id=cfg.device_id, clock=self.clock
         )
-        self.uplink = Uplink(cfg, self.outbox, clock=self.clock) if start_uplink else None
+        self.uplink = (
+            Uplink(
+                cfg, self.outbox, clock=self.clock, on_down=lambda m: self.events.put(Downlink(m))
+            )
+            if start_uplink
+            else None
+        )
+        password = cfg.mqtt.password.get_secret_value() if cfg.mqtt.password else None
+        self.uploader = (
+            Uploader(self.files, api_url=cfg.api_url, device_id=cfg.device_id, password=password)
+            if cfg.api_url and start_uplink
+            else None
+        )
+        self.terminal: Any = None
         self._stop = threading.Event()
         self._next_heartbeat = self.clock.monotonic() + min(5.0, cfg.heartbeat_s)
 
@@ -93,30 +129,60 @@ class Agent:
         if isinstance(event, ReadingEvent):
             self._reading(self.ports[event.port], event.reading, event.at)
         elif isinstance(event, PortLost):
-            port = self.ports[event.port]
-            if port.role == "weighbridge" and self.weighbridge:
+            role = self.ports[event.port].role
+            if role == "weighbridge" and self.weighbridge:
                 self.weighbridge.on_port_lost()
+            elif role == "onboard" and self.onboard:
+                self.onboard.on_port_lost()
             if event.port in self.stability:
                 self.stability[event.port].reset()
-        elif isinstance(event, PlateEntered) and self.weighbridge:
-            self.weighbridge.on_plate(event.plate)
-        if self.uplink and self.outbox.last_seq() != appended_before:
+        elif isinstance(event, Downlink):
+            if isinstance(event.message, JobDispatch) and self.onboard:
+                self.onboard.on_dispatch(event.message)
+        elif isinstance(event, Call) and event.future.set_running_or_notify_cancel():
+            try:
+                event.future.set_result(event.fn())
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                event.future.set_exception(exc)
+        if self.outbox.last_seq() != appended_before:
+            self._wake_senders()
+
+    def call(self, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """From another thread (the local page): run ``fn`` on the agent loop, wait for it."""
+        future: Future[Any] = Future()
+        self.events.put(Call(fn, future))
+        return future.result(timeout=timeout)
+
+    def _wake_senders(self) -> None:
+        if self.uplink:
             self.uplink.wake()
+        if self.uploader:
+            self.uploader.wake()
 
     def _reading(self, port: PortConfig, reading: Reading, at: datetime) -> None:
+        if reading.kind == "position":
+            if self.gps.keep(reading, self.clock.monotonic()):
+                self.batcher.add(port.name, reading, at)
+            return
         self.batcher.add(port.name, reading, at)
-        if reading.kind == "weight" and port.role == "weighbridge" and self.weighbridge:
+        if reading.kind == "weight" and port.name in self.stability:
             stable = self.stability[port.name].update(reading, self.clock.monotonic())
-            self.weighbridge.on_weight(reading, stable=stable, at=at)
-        elif reading.kind == "tag" and port.role == "rfid" and reading.tag_id and self.weighbridge:
-            self.weighbridge.on_tag(reading.tag_id)
+            if port.role == "weighbridge" and self.weighbridge:
+                self.weighbridge.on_weight(reading, stable=stable, at=at)
+            elif port.role == "onboard" and self.onboard:
+                self.onboard.on_weight(reading, stable=stable, at=at)
+        elif reading.kind == "tag" and port.role == "rfid" and reading.tag_id:
+            if self.weighbridge:
+                self.weighbridge.on_tag(reading.tag_id)
+            elif self.onboard:
+                self.onboard.on_tag(reading.tag_id)
 
     def tick(self) -> None:
         """Timers: the measurement batch and the heartbeat."""
         before = self.outbox.last_seq()
         self.batcher.flush_if_due()
-        if self.uplink and self.outbox.last_seq() != before:
-            self.uplink.wake()
+        if self.outbox.last_seq() != before:
+            self._wake_senders()
         if self.clock.monotonic() >= self._next_heartbeat:
             self._next_heartbeat = self.clock.monotonic() + self.cfg.heartbeat_s
             if self.uplink:
@@ -124,21 +190,19 @@ class Agent:
 
     def heartbeat(self) -> Heartbeat:
         st = self.outbox.stats()
-        ports = []
-        for r in self.readers:
-            s = r.state
-            ports.append(
-                PortStatus(
-                    name=s.name,
-                    role=s.role,
-                    profile=s.profile,
-                    connected=s.connected,  # type: ignore[arg-type]
-                    last_reading_at=s.last_reading_at,
-                    frames_ok=s.frames_ok,
-                    frames_bad=s.frames_bad,
-                    last_error=s.last_error,
-                )
+        ports = [
+            PortStatus(
+                name=s.name,
+                role=s.role,  # type: ignore[arg-type]
+                profile=s.profile,
+                connected=s.connected,
+                last_reading_at=s.last_reading_at,
+                frames_ok=s.frames_ok,
+                frames_bad=s.frames_bad,
+                last_error=s.last_error,
             )
+            for s in (r.state for r in self.readers)
+        ]
         return Heartbeat(
             message_id=uuid.uuid4(),
             device_id=self.cfg.device_id,
@@ -151,7 +215,7 @@ class Agent:
             outbox_bytes=st.bytes,
             outbox_budget_bytes=st.budget_bytes,
             outbox_alarm=st.alarm,
-            thinned_measurements=st.thinned,
+            thinned_measurements=st.thinned + self.batcher.refused,
         )
 
     # -- running -------------------------------------------------------------------------
@@ -168,6 +232,13 @@ class Agent:
             reader.start()
         if self.uplink:
             self.uplink.start()
+        if self.uploader:
+            self.uploader.start()
+        if self.cfg.terminal_listen:
+            from edge_agent.terminal import TerminalServer
+
+            self.terminal = TerminalServer(self, self.cfg.terminal_listen)
+            self.terminal.start()
         log.info(
             "edge_agent.started",
             device_id=self.cfg.device_id,
@@ -197,11 +268,17 @@ class Agent:
             self.shutdown()
 
     def shutdown(self) -> None:
+        if self.terminal:
+            self.terminal.stop()
         for r in self.readers:
             r.stop()
         while not self.events.empty():
-            self.handle(self.events.get_nowait())
+            event = self.events.get_nowait()
+            if not isinstance(event, Call):
+                self.handle(event)
         self.batcher.flush()
+        if self.uploader:
+            self.uploader.stop()
         if self.uplink:
             deadline = time.monotonic() + 2
             while (

@@ -113,6 +113,21 @@ class WeighbridgeConfig(_Strict):
     open_weighing_max_h: float = Field(default=24, gt=0)
 
 
+class OnboardConfig(_Strict):
+    bin_lift_window_s: float = Field(default=15, gt=0, le=600)
+    """A stable weight this soon after a bin's tag was read is that bin's lift."""
+    min_lift_kg: float = Field(default=2, ge=0)
+    weight_fresh_s: float = Field(default=5, gt=0)
+    """A weight the driver records must be this recent."""
+
+
+class GpsConfig(_Strict):
+    interval_s: float = Field(default=30, gt=0)
+    """A position is kept at least this often while the truck stands still ..."""
+    distance_m: float = Field(default=50, gt=0)
+    """... and whenever it moved this far since the last kept one."""
+
+
 class MeasurementsConfig(_Strict):
     interval_s: float = Field(default=1.0, gt=0, le=3600)
     """Readings are batched into one message per interval."""
@@ -132,9 +147,14 @@ class AgentConfig(BaseSettings):
     ports: list[PortConfig] = Field(default_factory=list)
     weighbridge: WeighbridgeConfig = WeighbridgeConfig()
     measurements: MeasurementsConfig = MeasurementsConfig()
+    onboard: OnboardConfig = OnboardConfig()
+    gps: GpsConfig = GpsConfig()
     heartbeat_s: float = Field(default=30, gt=0)
     terminal_listen: str | None = None
     """``host:port`` for the local terminal/driver page; None: not served."""
+    terminal_token: SecretStr | None = None
+    """When set, the local page and its API require ``?token=`` (or the X-Terminal-Token
+    header): the truck's Wi-Fi is not the only lock."""
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

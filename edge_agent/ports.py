@@ -155,8 +155,6 @@ class PortReader(threading.Thread):
         framer = self.profile.framer()
         poll = self.profile.mode == "poll" and self.profile.poll_request is not None
         next_poll = 0.0
-        # A start-less line protocol may begin mid-line: its first frame is not trusted.
-        skip_first = not getattr(self.profile, "first_frame_trusted", True)
         while not self._halt.is_set():
             if poll:
                 now = self.clock.monotonic()
@@ -168,10 +166,7 @@ class PortReader(threading.Thread):
                 continue
             log.debug("edge_agent.port_bytes", port=self.cfg.name, raw=data.hex())
             before = framer.discarded
-            for frame in framer.feed(data):
-                if skip_first:
-                    skip_first = False
-                    continue
+            for frame in framer.feed(data):  # a half frame at connect is cut off by the framer
                 self._handle(frame)
             self.state.bytes_discarded += framer.discarded - before
 

@@ -17,8 +17,17 @@ from firmware_profiles.registry import PROFILES, get_profile
 def _list(as_json: bool) -> int:
     for p in PROFILES:
         if as_json:
-            print(json.dumps({"name": p.name, "serial": p.serial.to_json(), "mode": p.mode,
-                              "kinds": sorted(p.kinds), "description": p.description}))
+            print(
+                json.dumps(
+                    {
+                        "name": p.name,
+                        "serial": p.serial.to_json(),
+                        "mode": p.mode,
+                        "kinds": sorted(p.kinds),
+                        "description": p.description,
+                    }
+                )
+            )
         else:
             print(f"{p.name:<20} {p.serial!s:<10} {p.mode:<10} {p.description}")
     return 0

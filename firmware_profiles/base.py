@@ -306,7 +306,11 @@ class LineFramer(_BufferedFramer):
                 return
             stop = end + len(self.terminator) + self.trailer
             if stop > self.max_frame:
-                self._resync()
+                if self.start is None:
+                    # an overlong line: only its last max_frame bytes can hold a frame
+                    self._drop(stop - self.max_frame)
+                else:
+                    self._resync()
                 continue
             if len(self._buf) < stop:
                 return
@@ -336,12 +340,13 @@ class LineFramer(_BufferedFramer):
         return frame[lead:]
 
     def _resync(self) -> None:
-        """No terminator within ``max_frame``: skip to the next start byte (or drop it all)."""
+        """No terminator within ``max_frame``: skip to the next start byte, or (without a start
+        byte) keep only the last ``max_frame`` bytes, where a frame may be arriving."""
         if self.start is not None:
             j = self._buf.find(self.start, 1)
             self._drop(j if j > 0 else len(self._buf))
         else:
-            self._drop(len(self._buf))
+            self._drop(len(self._buf) - self.max_frame)
 
 
 class FixedFramer(_BufferedFramer):

@@ -117,6 +117,7 @@ class ToledoContinuous(FirmwareProfile):
     serial: ClassVar[SerialSettings] = SerialSettings(
         9600, 7, "E", 1, alternatives=("9600 8N1", "4800 7E1", "2400 7E1")
     )
+    seven_bit: ClassVar[bool] = True
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -189,6 +190,8 @@ def _digits(field: bytes, exponent: int, what: str) -> Decimal:
     text = field.decode("ascii").strip()
     if not text or not text.isdigit():
         raise FrameError(f"{what} digits {field!r} are not a number")
+    if exponent >= 0:  # dummy zeros: a plain 12340, not Decimal("1.234E+4")
+        return Decimal(int(text) * 10**exponent)
     return Decimal(int(text)).scaleb(exponent)
 
 

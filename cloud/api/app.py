@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api import errors
-from cloud.api.routers import auth, orders, web
+from cloud.api.routers import auth, devices, documents, orders, web
 from cloud.db import make_engine, make_sessionmaker
 from cloud.settings import Settings, get_settings
 
@@ -31,6 +31,8 @@ def create_app(
     errors.install(app)
     app.include_router(auth.router)
     app.include_router(orders.router)
+    app.include_router(devices.router)
+    app.include_router(documents.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

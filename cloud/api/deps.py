@@ -6,9 +6,15 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 from sqlalchemy.orm import Session
 
+from cloud.devices.models import Device
 from cloud.errors import Forbidden, Unauthorized
 from cloud.settings import Settings
 from cloud.tenancy.service import Principal, authenticate
@@ -65,3 +71,33 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+_basic = HTTPBasic(auto_error=False, description="device id and its broker password")
+
+
+class DeviceUnauthorized(Unauthorized):
+    pass
+
+
+def get_device(
+    session: DbSession,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> Device:
+    """Devices authenticate with the same credential they use at the broker."""
+    from cloud.devices.credentials import verify_password
+
+    if credentials is None:
+        raise DeviceUnauthorized("send HTTP Basic credentials: device id and password")
+    device = session.get(Device, credentials.username)
+    if (
+        device is None
+        or device.revoked_at is not None
+        or not device.credential_hash
+        or not verify_password(credentials.password, device.credential_hash)
+    ):
+        raise DeviceUnauthorized("unknown device, wrong password or revoked")
+    return device
+
+
+CurrentDevice = Annotated[Device, Depends(get_device)]

@@ -14,7 +14,8 @@ from cloud.errors import AppError
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        scheme = "Basic" if type(exc).__name__.startswith("Device") else "Bearer"
+        headers = {"WWW-Authenticate": scheme} if exc.status_code == 401 else None
         return JSONResponse(
             {"error": type(exc).__name__, "detail": exc.detail},
             status_code=exc.status_code,

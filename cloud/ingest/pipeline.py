@@ -16,13 +16,17 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.db import utcnow
 from cloud.devices.models import Device
 from cloud.devices.service import load_devices, touch
+from cloud.errors import AppError
 from cloud.ingest.models import DeadLetter, IngestReceipt
+from cloud.jobs.service import record_job_update, record_pod
 from cloud.measurements.service import store_measurements
 from cloud.weighings.service import record_weighing
 from protocols import (
@@ -33,7 +37,6 @@ from protocols import (
     Rejection,
     Status,
     TopicError,
-    WeighingTicket,
     decode_up,
     parse_topic,
 )
@@ -68,10 +71,6 @@ class Outcome:
         self.rejected.setdefault(device_id, []).append(
             Rejection(message_id=message_id, reason=reason[:2000])
         )
-
-
-class Poison(Exception):
-    """A well-formed message whose facts the database refused (e.g. a reused ticket number)."""
 
 
 def dead_letter(
@@ -214,13 +213,10 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
             outcome.duplicates += 1
             outcome.commit(device.id, msg.message_id)
             continue
-        handler = HANDLERS.get(msg.type)
-        if handler is None:
-            raise Poison(f"no handler for message type {msg.type!r} yet")
         if isinstance(msg, Measurement):
             measurements.append((device, msg))
-        else:
-            handler(session, device, msg)
+        elif not _apply(session, outcome, item, device, msg):
+            continue
         outcome.stored += 1
         outcome.commit(device.id, msg.message_id)
     outcome.readings += store_measurements(session, measurements)
@@ -244,13 +240,43 @@ def _presence(device: Device, msg: Envelope, received_at: datetime) -> None:
             device.last_seen_at = received_at
 
 
-def _weighing(session: Session, device: Device, msg: Envelope) -> None:
-    assert isinstance(msg, WeighingTicket)
-    record_weighing(session, device=device, ticket=msg)
+def _apply(
+    session: Session, outcome: Outcome, item: Incoming, device: Device, msg: Envelope
+) -> bool:
+    """Run the handler of one fact in a savepoint. A fact the domain refuses (an unknown job,
+    a ticket number used twice) is dead-lettered with the reason and rejected to the device;
+    the rest of the batch goes on."""
+    handler = HANDLERS[msg.type]
+    try:
+        with session.begin_nested():
+            handler(session, device, msg)
+    except (AppError, IntegrityError) as exc:
+        reason = _snake(type(exc).__name__) if isinstance(exc, AppError) else "processing_error"
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
+        session.execute(
+            delete(IngestReceipt).where(IngestReceipt.message_id == str(msg.message_id))
+        )
+        dead_letter(
+            session,
+            outcome,
+            item,
+            reason=reason,
+            detail=detail,
+            device_id=device.id,
+            message_id=msg.message_id,
+            notify=device,
+        )
+        return False
+    return True
 
 
-Handler = Callable[[Session, Device, Envelope], None]
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()[:40]
+
+
+Handler = Callable[[Session, Device, Any], Any]
 HANDLERS: dict[str, Handler] = {
-    "measurement": lambda _s, _d, _m: None,  # stored in bulk after the loop
-    "weighing": _weighing,
+    "weighing": lambda s, d, m: record_weighing(s, device=d, ticket=m),
+    "job-update": lambda s, d, m: record_job_update(s, device=d, msg=m),
+    "pod": lambda s, d, m: record_pod(s, device=d, msg=m),
 }

@@ -23,6 +23,8 @@ from cloud.db import utcnow
 from cloud.ingest.mqtt import BrokerAddress, connect_properties, new_client, receipts_for
 from cloud.ingest.pipeline import Incoming, Outcome
 from cloud.ingest.runner import ingest_batch, is_transient
+from cloud.outbox.models import OutboxJob
+from cloud.outbox.service import MQTT_PUBLISH, deliver_pending
 from protocols import ingest_filter
 
 log = structlog.get_logger("cloud.ingest")
@@ -38,6 +40,9 @@ class IngestConfig:
     batch_size: int = 500
     batch_idle_ms: int = 5
     ca_file: str | None = None
+    dispatch: bool = True
+    """Also publish the queued down-link messages (jobs); one place per deployment is enough,
+    but several are safe (rows are locked while being sent)."""
 
 
 @dataclass
@@ -164,13 +169,38 @@ class IngestWorker:
 
     def run(self) -> None:
         """Process batches until :meth:`stop`; then the current batch is finished first."""
+        next_dispatch = 0.0
         try:
             while not self._stop.is_set():
                 batch = self._drain()
                 if batch:
                     self._handle(batch)
+                if self.config.dispatch and time.monotonic() >= next_dispatch:
+                    next_dispatch = time.monotonic() + 0.5
+                    self._dispatch()
         finally:
             self.close()
+
+    def _dispatch(self) -> None:
+        """Publish queued down-link messages (jobs for trucks) committed by the API."""
+        if not self._connected.is_set():
+            return
+
+        def publish(job: OutboxJob) -> None:
+            info = self.client.publish(job.target, job.payload, qos=1)
+            info.wait_for_publish(timeout=5)
+            if not info.is_published():
+                raise TimeoutError("no PUBACK within 5 s")
+
+        try:
+            sent = deliver_pending(self.factory, kind=MQTT_PUBLISH, send=publish)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("ingest.dispatch_db_unavailable", error=str(exc).splitlines()[0][:300])
+            return
+        if sent:
+            log.info("ingest.dispatched", messages=sent)
 
     # -- batches -----------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from cloud.devices.models import Device
@@ -82,3 +83,28 @@ def store_measurements(session: Session, batch: Sequence[tuple[Device, Measureme
     if positions:
         session.execute(insert(Position), positions)
     return len(weights) + len(positions)
+
+
+def readings_between(
+    session: Session,
+    *,
+    tenant_id: int,
+    device_id: str,
+    start: datetime,
+    end: datetime,
+    limit: int = 5000,
+) -> list[MeasurementRow]:
+    """The device's weight and tag readings in a time window (an order's, for review)."""
+    return list(
+        session.scalars(
+            select(MeasurementRow)
+            .where(
+                MeasurementRow.tenant_id == tenant_id,
+                MeasurementRow.device_id == device_id,
+                MeasurementRow.time >= start,
+                MeasurementRow.time <= end,
+            )
+            .order_by(MeasurementRow.time, MeasurementRow.idx)
+            .limit(limit)
+        )
+    )

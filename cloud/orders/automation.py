@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from cloud.customers.service import cash_customer
 from cloud.devices.models import Device
 from cloud.fleet.service import find_vehicle
+from cloud.jobs.models import JobEvent, ProofOfDelivery
 from cloud.orders import repository
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import Order
@@ -18,6 +20,12 @@ from cloud.orders.schemas import OrderCreate
 from cloud.orders.service import change_status, create_order
 from cloud.tenancy.models import Tenant
 from cloud.weighings.models import Weighing
+
+KG_PER = {"kg": Decimal(1), "t": Decimal(1000), "g": Decimal("0.001"), "lb": Decimal("0.45359237")}
+
+
+def to_kg(value: Decimal, unit: str) -> Decimal:
+    return value * KG_PER[unit]
 
 
 def _local_day(session: Session, tenant_id: int, at: datetime) -> tuple[datetime, datetime]:
@@ -86,6 +94,7 @@ def execute_from_weighing(session: Session, *, weighing: Weighing, device: Devic
             review_reasons=reasons,
         )
     weighing.order_id = order.id
+    order.actual_quantity_kg = to_kg(weighing.net, weighing.unit)
     change_status(
         session,
         order=order,
@@ -94,3 +103,52 @@ def execute_from_weighing(session: Session, *, weighing: Weighing, device: Devic
         reason=f"weighing ticket {weighing.ticket_number}: net {weighing.net} {weighing.unit}",
     )
     return order
+
+
+def settle_job(session: Session, *, order: Order, device: Device) -> None:
+    """Apply what the truck reported. The order is executed once the job is completed and its
+    proof of delivery has arrived (in either order: they are separate messages); a failed job
+    puts the order in front of a person. Idempotent: replays change nothing."""
+    events = list(
+        session.scalars(
+            select(JobEvent).where(JobEvent.order_id == order.id).order_by(JobEvent.seq)
+        )
+    )
+    if not events:
+        return
+    last = events[-1]
+    if last.event == "failed":
+        reason = f"job failed on {device.id}: {last.reason}"
+        if reason not in order.review_reasons:
+            order.review_reasons = [*order.review_reasons, reason]
+            order.needs_review = True
+        return
+    if last.event != "completed" or order.status not in ("created", "planned"):
+        return
+    pods = list(
+        session.scalars(select(ProofOfDelivery).where(ProofOfDelivery.order_id == order.id))
+    )
+    if not pods:
+        return
+    reasons = list(order.review_reasons)
+    nets = [w for w in last.weights if w.get("mode", "gross") == "net"]
+    if nets:
+        order.actual_quantity_kg = sum(
+            (to_kg(Decimal(w["value"]), w["unit"]) for w in nets), Decimal(0)
+        )
+    elif last.weights:
+        reasons.append("only gross weights recorded: net quantity to be checked")
+    if any(w.get("source") == "manual" for w in last.weights):
+        reasons.append("manually entered weight")
+    if not any(p.signature_sha256 for p in pods):
+        reasons.append("no signature on the proof of delivery")
+    order.actual_counts = dict(last.counts)
+    order.review_reasons = reasons
+    order.needs_review = bool(reasons)
+    change_status(
+        session,
+        order=order,
+        to=OrderStatus.EXECUTED,
+        by_device_id=device.id,
+        reason=f"job completed on {device.id}",
+    )

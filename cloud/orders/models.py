@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.db import Base, ExactDecimal, UTCDateTime, utcnow
@@ -47,6 +47,11 @@ class Order(Base):
     expected_quantity_kg: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 3))
     reference: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
+    actual_quantity_kg: Mapped[Decimal | None] = mapped_column(ExactDecimal(14, 4))
+    """What was weighed: the weighing's net, or the sum of net weights the truck recorded."""
+    actual_counts: Mapped[dict[str, int]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     review_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

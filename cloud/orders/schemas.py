@@ -95,6 +95,8 @@ class OrderRead(BaseModel):
     expected_quantity_kg: Decimal | None
     reference: str | None
     notes: str | None
+    actual_quantity_kg: Decimal | None
+    actual_counts: dict[str, int]
     needs_review: bool
     review_reasons: list[str]
     created_at: datetime

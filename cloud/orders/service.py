@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -136,3 +137,23 @@ def to_read(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
             )
         )
     return out
+
+
+def review_window(session: Session, *, order: Order) -> tuple[str, datetime, datetime] | None:
+    """The device and time window whose measurements belong to this order: from the first
+    weighing to the second (a minute either side), or from arrival to completion of the job."""
+    from cloud.jobs.models import JobEvent
+    from cloud.weighings.models import Weighing
+
+    w = session.scalar(select(Weighing).where(Weighing.order_id == order.id).order_by(Weighing.id))
+    if w is not None:
+        margin = timedelta(minutes=1)
+        return w.device_id, w.first_at - margin, (w.second_at or w.first_at) + margin
+    events = list(
+        session.scalars(
+            select(JobEvent).where(JobEvent.order_id == order.id).order_by(JobEvent.seq)
+        )
+    )
+    if events:
+        return events[0].device_id, events[0].occurred_at, events[-1].occurred_at
+    return None

@@ -10,6 +10,7 @@ a stale weight and a weight from a lost port are never used.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -51,6 +52,8 @@ class WeighbridgeWorkflow:
         self.captured = False
         self.identification: Identification | None = None
         self.last_stable: tuple[Reading, datetime, float] | None = None
+        self.current: tuple[Reading, bool] | None = None
+        """What the indicator shows now, for the terminal page."""
         self.last_event = "waiting for a vehicle"
         self.tickets = 0
         self._waiting_logged = False
@@ -69,8 +72,17 @@ class WeighbridgeWorkflow:
     def on_port_lost(self) -> None:
         """The indicator is gone: whatever weight we had is no longer true."""
         self.last_stable = None
+        self.current = None
+
+    def open_weighings(self) -> list[dict[str, Any]]:
+        with self.outbox.transaction() as db:
+            rows = db.execute(
+                "SELECT key, value FROM state WHERE key LIKE 'open:%' ORDER BY key"
+            ).fetchall()
+        return [{"vehicle": k.split(":", 2)[2], **json.loads(v)} for k, v in rows]
 
     def on_weight(self, reading: Reading, *, stable: bool, at: datetime) -> None:
+        self.current = (reading, stable)
         if reading.condition != "ok" or reading.weight is None or reading.unit is None:
             self.last_stable = None
             return

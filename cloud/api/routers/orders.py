@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import CurrentUser, DbSession, require_roles
+from cloud.jobs import service as jobs
+from cloud.measurements.service import readings_between
 from cloud.orders import repository, service
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.schemas import OrderCreate, OrderPage, OrderRead
@@ -65,3 +70,76 @@ def create_order(
         by_user_id=principal.user_id,
     )
     return service.to_read(session, [order])[0]
+
+
+class DispatchRequest(BaseModel):
+    sequence: int = Field(default=0, ge=0, le=10_000)
+
+
+@router.post("/{order_id}/dispatch", status_code=status.HTTP_202_ACCEPTED)
+def dispatch_order(
+    order_id: int,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(require_roles("planner", "owner"))],
+    body: DispatchRequest | None = None,
+) -> dict[str, object]:
+    """Send the order to its vehicle's on-board computer (published after the commit)."""
+    msg = jobs.dispatch_order(
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        by_user_id=principal.user_id,
+        sequence=body.sequence if body else 0,
+    )
+    return {
+        "device_id": msg.device_id,
+        "job_id": msg.job_id,
+        "revision": msg.job.revision if msg.job else None,
+    }
+
+
+class ReadingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    time: datetime
+    channel: str
+    kind: str
+    value: Decimal | None
+    unit: str | None
+    stable: bool | None
+    mode: str | None
+    condition: str
+    tag_id: str | None
+
+
+class OrderMeasurements(BaseModel):
+    device_id: str | None
+    start: datetime | None
+    end: datetime | None
+    readings: list[ReadingRead]
+
+
+@router.get("/{order_id}/measurements", response_model=OrderMeasurements)
+def order_measurements(
+    order_id: int, session: DbSession, principal: CurrentUser
+) -> OrderMeasurements:
+    """The readings recorded while this order was executed, for review."""
+    order = service.get_order(
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        customer_id=_customer_scope(principal),
+    )
+    window = service.review_window(session, order=order)
+    if window is None:
+        return OrderMeasurements(device_id=None, start=None, end=None, readings=[])
+    device_id, start, end = window
+    rows = readings_between(
+        session, tenant_id=principal.tenant_id, device_id=device_id, start=start, end=end
+    )
+    return OrderMeasurements(
+        device_id=device_id,
+        start=start,
+        end=end,
+        readings=[ReadingRead.model_validate(r) for r in rows],
+    )

@@ -1,0 +1,82 @@
+"""``oms broker``: the Mosquitto config generated from the device registry."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloud.settings import get_settings
+
+broker_app = typer.Typer(no_args_is_help=True, help="Mosquitto authentication and ACLs")
+
+
+@broker_app.command("config")
+def broker_config(
+    out: Annotated[Path, typer.Option(help="directory for passwd, acl and auth.conf")],
+    port: Annotated[int, typer.Option(min=1, max=65535, help="device listener port")] = 1883,
+    bind: Annotated[str, typer.Option(help="device listener address")] = "127.0.0.1",
+    service_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="a second listener for the cloud's accounts (needed for more than one ingest"
+            " worker; see deploy/mosquitto/README.md)",
+        ),
+    ] = None,
+    service_bind: Annotated[str, typer.Option(help="service listener address")] = "127.0.0.1",
+    owner: Annotated[
+        str | None, typer.Option(help="chown the files to this user (the one Mosquitto runs as)")
+    ] = None,
+) -> None:
+    """Write the broker's password file, ACL and listener config from the device registry.
+    Reload the broker afterwards (SIGHUP)."""
+    from cloud.broker.config import (
+        DEFAULT_INGEST_USERNAME,
+        Listener,
+        build_broker_config,
+        summary,
+        write_broker_config,
+    )
+    from cloud.db import make_engine, make_sessionmaker, transaction
+    from cloud.errors import AppError
+
+    settings = get_settings()
+    username = settings.mqtt_username or DEFAULT_INGEST_USERNAME
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            config = build_broker_config(
+                session,
+                out=out,
+                ingest_username=username,
+                ingest_password=password,
+                devices=Listener(port, bind),
+                service=Listener(service_port, service_bind) if service_port else None,
+            )
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    write_broker_config(config, owner=owner)
+    for line in summary(config):
+        typer.echo(line)
+    if config.ingest_password:
+        typer.echo(
+            f"new ingest account {config.ingest_username!r}; its password (shown once):\n"
+            f"{config.ingest_password}\n"
+            f"set OMS_MQTT_USERNAME={config.ingest_username} and OMS_MQTT_PASSWORD=<it> for"
+            " `oms ingest`"
+        )
+    if owner is None and hasattr(os, "geteuid") and os.geteuid() == 0:
+        typer.echo(
+            "warning: the files belong to root; Mosquitto reads them after dropping to its own"
+            " user: pass --owner mosquitto",
+            err=True,
+        )
+    typer.echo("reload the broker to apply: systemctl reload mosquitto (or kill -HUP <pid>)")

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.documents.models import Document
+from cloud.errors import BadRequest, NotFound
+
+ALLOWED_TYPES = {"image/jpeg", "image/png", "application/pdf", "text/plain"}
+MAGIC = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+class DocumentRejected(BadRequest):
+    status_code = 422
+
+
+class DocumentNotFound(NotFound):
+    pass
+
+
+def check_content(data: bytes, content_type: str) -> None:
+    """The bytes must be what they claim (by magic number), never trusted from a file name."""
+    if content_type not in ALLOWED_TYPES:
+        raise DocumentRejected(
+            f"content type {content_type!r} not allowed: {sorted(ALLOWED_TYPES)}"
+        )
+    if not data:
+        raise DocumentRejected("empty file")
+    magics = MAGIC.get(content_type)
+    if magics and not any(data.startswith(m) for m in magics):
+        raise DocumentRejected(f"the bytes are not {content_type}")
+    if content_type == "text/plain":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DocumentRejected("text/plain must be UTF-8") from None
+
+
+def upsert(
+    session: Session,
+    *,
+    tenant_id: int,
+    sha256: str,
+    kind: str,
+    filename: str,
+    content_type: str,
+    size: int,
+    order_id: int | None = None,
+    original_sha256: str | None = None,
+    device_id: str | None = None,
+    user_id: int | None = None,
+    stored: bool | None = None,
+) -> Document:
+    """Create the document row or complete it (link to an order, mark the bytes stored)."""
+    doc = session.scalar(
+        select(Document).where(Document.tenant_id == tenant_id, Document.sha256 == sha256)
+    )
+    if doc is None:
+        doc = Document(
+            tenant_id=tenant_id,
+            sha256=sha256,
+            kind=kind,
+            filename=filename,
+            content_type=content_type,
+            size=size,
+            original_sha256=original_sha256,
+            device_id=device_id,
+            uploaded_by_user_id=user_id,
+            stored=bool(stored),
+        )
+        session.add(doc)
+    if order_id is not None:
+        doc.order_id = order_id
+    if stored:
+        doc.stored = True
+    if original_sha256 and not doc.original_sha256:
+        doc.original_sha256 = original_sha256
+    session.flush()
+    return doc
+
+
+def for_order(session: Session, *, tenant_id: int, order_id: int) -> list[Document]:
+    return list(
+        session.scalars(
+            select(Document)
+            .where(Document.tenant_id == tenant_id, Document.order_id == order_id)
+            .order_by(Document.id)
+        )
+    )
+
+
+def get(session: Session, *, tenant_id: int, document_id: int) -> Document:
+    doc = session.scalar(
+        select(Document).where(Document.tenant_id == tenant_id, Document.id == document_id)
+    )
+    if doc is None:
+        raise DocumentNotFound(f"document {document_id} not found")
+    return doc

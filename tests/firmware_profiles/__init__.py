@@ -1,0 +1,1 @@
+"""Tests of the firmware profiles (pure bytes -> Reading parsers)."""
