@@ -248,7 +248,7 @@ class OnboardWorkflow:
         """Proof of delivery and completion leave together: one transaction, two messages."""
         job = self._job(job_id, states=OPEN)
         now = self.clock.now()
-        signature = Attachment.model_validate_json(job["signature"]) if job["signature"] else None
+        signature = Attachment.model_validate(job["signature"]) if job["signature"] else None
         photos = [Attachment.model_validate(p) for p in job["photos"]]
         weights = [JobWeight.model_validate(w) for w in job["weights"]]
         with self.outbox.transaction() as db:
