@@ -98,6 +98,7 @@ def ingest(
             session_expiry_s=settings.mqtt_session_expiry_s,
             batch_size=settings.ingest_batch_size,
             batch_idle_ms=settings.ingest_batch_idle_ms,
+            batch_max_wait_ms=settings.ingest_batch_max_wait_ms,
             ca_file=str(settings.mqtt_tls_ca) if settings.mqtt_tls_ca else None,
         ),
         make_sessionmaker(make_engine(settings.sqlalchemy_url, pool_size=2)),

@@ -35,6 +35,7 @@ from cloud.devices.credentials import (
 from cloud.devices.models import Device
 from cloud.errors import Conflict
 from protocols.topics import (
+    DEVICE_ID_RE,
     PREFIX,
     Direction,
     device_downlink_filter,
@@ -85,7 +86,7 @@ class GeneratedConfig:
     files: dict[str, str]
     devices: int
     skipped: list[str] = field(default_factory=list)
-    """Device ids left out because their stored hash is not a Mosquitto hash."""
+    """Devices left out: no or a malformed hash, or an id that is not ``[a-z0-9-]``."""
     ingest_username: str = DEFAULT_INGEST_USERNAME
     ingest_password: str | None = None
     """Set only when a new ingest password was generated: print it once."""
@@ -93,13 +94,17 @@ class GeneratedConfig:
 
 def device_accounts(session: Session) -> tuple[list[Account], list[str]]:
     """Accounts of all active devices (any tenant: one broker serves them all), and the ids
-    skipped for a missing or malformed hash."""
+    skipped: no or a malformed hash, or an unsafe id that bypassed registration."""
     accounts: list[Account] = []
     skipped: list[str] = []
     for device in session.scalars(
         select(Device).where(Device.revoked_at.is_(None)).order_by(Device.id)
     ):
-        if not device.credential_hash or not is_mosquitto_hash(device.credential_hash):
+        if (
+            not DEVICE_ID_RE.fullmatch(device.id)  # a row written around the service
+            or not device.credential_hash
+            or not is_mosquitto_hash(device.credential_hash)
+        ):
             skipped.append(device.id)
             continue
         accounts.append(
@@ -307,5 +312,7 @@ def _write_atomic(path: Path, content: str, mode: int, uid: int, gid: int) -> Pa
 def summary(config: GeneratedConfig) -> Sequence[str]:
     lines = [f"wrote {', '.join(sorted(config.files))} to {config.out} ({config.devices} devices)"]
     if config.skipped:
-        lines.append(f"left out (no valid credential hash): {', '.join(config.skipped)}")
+        lines.append(
+            f"left out (no valid hash or unsafe id): {', '.join(map(repr, config.skipped))}"
+        )
     return lines

@@ -22,6 +22,7 @@ class Device(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     credential_hash: Mapped[str | None] = mapped_column(String(255))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seq: Mapped[int | None] = mapped_column(BigInteger)

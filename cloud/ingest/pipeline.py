@@ -17,7 +17,6 @@ from uuid import UUID
 
 import structlog
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +24,7 @@ from cloud.db import utcnow
 from cloud.devices.models import Device
 from cloud.devices.service import load_devices, touch
 from cloud.errors import AppError
+from cloud.ingest.bulk import claim
 from cloud.ingest.models import DeadLetter, IngestReceipt
 from cloud.jobs.service import record_job_update, record_pod
 from cloud.measurements.service import store_measurements
@@ -116,20 +116,6 @@ def _topic_device(topic: str) -> str | None:
         return None
 
 
-def _claim(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert receipt rows; return the message ids that were new (not seen before)."""
-    if not rows:
-        return set()
-    dialect = session.get_bind().dialect.name
-    ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(IngestReceipt)
-    stmt = (
-        ins.values(rows)
-        .on_conflict_do_nothing(index_elements=["message_id"])
-        .returning(IngestReceipt.message_id)
-    )
-    return set(session.scalars(stmt).all())
-
-
 def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
     outcome = Outcome()
     decoded: list[tuple[Incoming, Envelope]] = []
@@ -185,18 +171,18 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
             continue
         seen.add(msg.message_id)
         facts.append((item, msg))
-    new_ids = _claim(
+    new_ids = claim(
         session,
         [
-            {
-                "message_id": str(m.message_id),
-                "device_id": m.device_id,
-                "tenant_id": devices[m.device_id].tenant_id,
-                "seq": m.seq,
-                "type": m.type,
-                "occurred_at": m.occurred_at,
-                "received_at": i.received_at,
-            }
+            (
+                str(m.message_id),
+                m.device_id,
+                devices[m.device_id].tenant_id,
+                m.seq,
+                m.type,
+                m.occurred_at,
+                i.received_at,
+            )
             for i, m in facts
             if m.type not in PRESENCE
         ],

@@ -39,6 +39,7 @@ class IngestConfig:
     session_expiry_s: int = 7 * 24 * 3600
     batch_size: int = 500
     batch_idle_ms: int = 5
+    batch_max_wait_ms: int = 50
     ca_file: str | None = None
     dispatch: bool = True
     """Also publish the queued down-link messages (jobs); one place per deployment is enough,
@@ -205,22 +206,29 @@ class IngestWorker:
     # -- batches -----------------------------------------------------------------------------
 
     def _drain(self) -> list[Incoming]:
+        """A batch: what is queued now, plus what arrives until ``batch_idle_ms`` pass with
+        nothing new, the batch is full, or the first message waited ``batch_max_wait_ms`` (so
+        a steady stream still commits every few tens of milliseconds)."""
         try:
             first = self.queue.get(timeout=0.2)
         except queue.Empty:
             return []
         batch = [first]
         idle = self.config.batch_idle_ms / 1000
+        deadline = time.monotonic() + self.config.batch_max_wait_ms / 1000
         while len(batch) < self.config.batch_size:
             try:
                 batch.append(self.queue.get_nowait())
+                continue
             except queue.Empty:
-                if idle <= 0:
-                    break
-                try:
-                    batch.append(self.queue.get(timeout=idle))
-                except queue.Empty:
-                    break
+                pass
+            left = deadline - time.monotonic()
+            if idle <= 0 or left <= 0:
+                break
+            try:
+                batch.append(self.queue.get(timeout=min(idle, left)))
+            except queue.Empty:
+                break
         return batch
 
     def _handle(self, batch: list[Incoming]) -> None:

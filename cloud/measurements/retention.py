@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Connection, Engine, delete, text
 
 from cloud.db import utcnow
 from cloud.measurements.models import Measurement, Position
@@ -56,7 +56,7 @@ def retention_unit(engine: Engine) -> str:
         return "chunks" if _hypertables(conn) else "rows"
 
 
-def _hypertables(conn) -> set[str]:  # type: ignore[no-untyped-def]
+def _hypertables(conn: Connection) -> set[str]:
     if conn.dialect.name != "postgresql":
         return set()
     installed = conn.execute(

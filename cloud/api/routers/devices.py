@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -44,6 +44,7 @@ Manager = Annotated[Principal, Depends(require_roles(*MANAGERS))]
 NO_STORE = {"Cache-Control": "no-store"}
 KEEPALIVE_S = 15.0
 _STATUS_LIST = TypeAdapter(list[DeviceRead])
+Probe = tuple[tuple[Any, ...], ...]
 
 
 @router.get("", response_model=list[DeviceRead])
@@ -244,16 +245,17 @@ def _poll(
     tenant_id: int,
     *,
     full: bool,
-    last_probe: tuple | None,  # type: ignore[type-arg]
+    last_probe: Probe | None,
     skew: int,
-) -> tuple[tuple, str | None]:  # type: ignore[type-arg]
+) -> tuple[Probe, str | None]:
     """Runs in a worker thread. Checks the token again (a revoked login ends the stream), then
     a cheap probe of the devices' presence columns; the full status list is built when asked
     or when the probe moved (every stored message moves ``last_seen_at``)."""
     with transaction(factory) as session:
         authenticate(session, token=token)
-        probe = tuple(
-            session.execute(
+        probe: Probe = tuple(
+            tuple(row)
+            for row in session.execute(
                 select(Device.id, Device.online, Device.last_seen_at, Device.revoked_at)
                 .where(Device.tenant_id == tenant_id)
                 .order_by(Device.id)
@@ -276,7 +278,7 @@ async def _device_events(
     skew: int,
 ) -> AsyncIterator[str]:
     probe_every = min(interval, 1.0)
-    probe: tuple | None = None  # type: ignore[type-arg]
+    probe: Probe | None = None
     sent: str | None = None
     next_full = 0.0
     last_write = time.monotonic()

@@ -1,6 +1,6 @@
-"""Jobs on trucks, proofs of delivery, documents and the after-commit outbox
+"""Jobs on trucks, proofs of delivery, documents, the after-commit outbox, revoke reasons
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-27
 """
@@ -14,13 +14,16 @@ from alembic import op
 
 import cloud.db
 
-revision: str = "0004"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("revoked_reason", sa.String(length=200), nullable=True))
+
     op.create_table(
         "outbox_jobs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -150,6 +153,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_column("revoked_reason")
+
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_column("actual_counts")
         batch_op.drop_column("actual_quantity_kg")

@@ -1,0 +1,375 @@
+"""Ingest throughput and latency: N simulated devices (separate publisher processes) publish
+measurements at QoS 1 through Mosquitto (the project's config) into PostgreSQL + TimescaleDB
+through `oms ingest` worker processes (shared subscription, ack after commit).
+
+Runs: (a) one reading per message, as fast as the publishers go; (b) ten readings per
+message; (c) one reading per message at half of (a)'s rate, for latency (publish -> receipt,
+i.e. after the commit). Plus a naive baseline: one subscriber doing one INSERT and COMMIT per
+reading. Prints one JSON object.
+
+Usage: python bench/ingest.py [--quick] [--workers 2] [--publishers 2] [--devices 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cloud.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from cloud.devices.service import create_device  # noqa: E402
+from cloud.migrations import upgrade  # noqa: E402
+from cloud.tenancy.service import create_tenant  # noqa: E402
+from tests.support.services import pg_database, start_mosquitto  # noqa: E402
+
+MEASUREMENT = (
+    '{{"type":"measurement","message_id":"{mid}","device_id":"{dev}","seq":{seq},'
+    '"occurred_at":"{at}","schema_version":1,"readings":[{readings}]}}'
+)
+READING = '{{"kind":"weight","at":"{at}","channel":"bridge","value":"{v}","unit":"kg","stable":true,"mode":"gross"}}'
+
+
+def client(cid: str, port: int, *, v5: bool = True) -> mqtt.Client:
+    c = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=cid,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+    )
+    c.max_inflight_messages_set(1000)
+    c.max_queued_messages_set(0)
+    c.connect("127.0.0.1", port, keepalive=60)
+    return c
+
+
+def publisher(
+    idx: int,
+    port: int,
+    devices: list[str],
+    count: int,
+    readings: int,
+    rate: float | None,
+    out: str,
+    seq_start: dict[str, int],
+) -> None:
+    """Publish ``count`` messages round-robin over ``devices``; write (message_id, t) pairs."""
+    c = client(f"bench-pub-{idx}-{uuid.uuid4().hex[:6]}", port)
+    c.loop_start()
+    sent: list[tuple[str, float]] = []
+    seqs = dict(seq_start)
+    infos = []
+    interval = 1.0 / rate if rate else 0.0
+    # Build the messages first, so the publishing loop costs what a device's publish costs.
+    at = datetime.now(UTC).isoformat()
+    prepared = []
+    for i in range(count):
+        dev = devices[i % len(devices)]
+        seqs[dev] += 1
+        mid = str(uuid.uuid4())
+        body = ",".join(READING.format(at=at, v=30000 + (i + k) % 500) for k in range(readings))
+        prepared.append(
+            (
+                mid,
+                f"oms/v1/{dev}/up/measurement",
+                MEASUREMENT.format(mid=mid, dev=dev, seq=seqs[dev], at=at, readings=body),
+            )
+        )
+    start = time.perf_counter()
+    for i, (mid, topic, payload) in enumerate(prepared):
+        if interval:
+            due = start + i * interval
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        t = time.time()
+        infos.append(c.publish(topic, payload, qos=1))
+        sent.append((mid, t))
+        if len(infos) > 2000:  # flow control: do not run ahead of the broker by more than this
+            infos.pop(0).wait_for_publish(30)
+    for info in infos:
+        info.wait_for_publish(60)
+    c.loop_stop()
+    c.disconnect()
+    Path(out).write_text("\n".join(f"{m} {t}" for m, t in sent))
+
+
+class ReceiptListener:
+    def __init__(self, port: int) -> None:
+        self.times: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.c = client(f"bench-rcpt-{uuid.uuid4().hex[:6]}", port)
+        self.c.on_message = self._on
+        self.c.subscribe("oms/v1/+/down/receipt", qos=0)
+        self.c.loop_start()
+
+    def _on(self, _c, _u, msg) -> None:  # type: ignore[no-untyped-def]
+        now = time.time()
+        data = json.loads(msg.payload)
+        with self.lock:
+            for m in data.get("committed", []):
+                self.times.setdefault(m, now)
+
+    def stop(self) -> None:
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def run_load(
+    port: int,
+    devices: list[str],
+    *,
+    publishers: int,
+    count: int,
+    readings: int,
+    rate: float | None,
+    seqs: dict[str, int],
+    tmp: Path,
+) -> dict[str, object]:
+    listener = ReceiptListener(port)
+    time.sleep(0.5)
+    per = count // publishers
+    groups = [devices[i::publishers] for i in range(publishers)]
+    files = [tmp / f"sent-{uuid.uuid4().hex}.txt" for _ in range(publishers)]
+    procs = [
+        mp.Process(
+            target=publisher,
+            args=(
+                i,
+                port,
+                groups[i],
+                per,
+                readings,
+                (rate / publishers) if rate else None,
+                str(files[i]),
+                {d: seqs[d] for d in groups[i]},
+            ),
+        )
+        for i in range(publishers)
+    ]
+    t0 = time.time()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    sent: dict[str, float] = {}
+    for f in files:
+        for line in f.read_text().splitlines():
+            m, t = line.split()
+            sent[m] = float(t)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        with listener.lock:
+            if len(set(sent) & set(listener.times)) >= len(sent):
+                break
+        time.sleep(0.2)
+    listener.stop()
+    for g in groups:  # the next run continues each device's seq
+        for d in g:
+            seqs[d] += per // len(g) + (1 if g.index(d) < per % len(g) else 0)
+    got = {m: listener.times[m] for m in sent if m in listener.times}
+    lat = sorted((got[m] - sent[m]) * 1000 for m in got)
+    end = max(got.values()) if got else time.time()
+    n = len(got)
+    return {
+        "messages": len(sent),
+        "receipted": n,
+        "messages_per_s": round(n / (end - t0)) if n else 0,
+        "readings_per_s": round(n * readings / (end - t0)) if n else 0,
+        "p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
+        "p99_ms": round(lat[int(len(lat) * 0.99)], 1) if lat else None,
+        "ids": list(sent),
+    }
+
+
+def baseline(port: int, pg_url: str, device: str, n: int) -> float:
+    """One subscriber, one INSERT + COMMIT per reading: what a naive ingest does."""
+    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    conn = psycopg.connect(dsn)
+    done = threading.Event()
+    count = [0]
+    t0 = [0.0]
+
+    def on_msg(_c, _u, msg) -> None:  # type: ignore[no-untyped-def]
+        data = json.loads(msg.payload)
+        for i, r in enumerate(data["readings"]):
+            conn.execute(
+                "INSERT INTO measurements (time, message_id, idx, tenant_id, device_id, channel, kind,"
+                " value, unit, stable, mode, condition) VALUES (%s,%s,%s,1,%s,%s,'weight',%s,%s,%s,%s,'ok')",
+                (
+                    r["at"],
+                    data["message_id"],
+                    i,
+                    data["device_id"],
+                    r["channel"],
+                    r["value"],
+                    r["unit"],
+                    r["stable"],
+                    r["mode"],
+                ),
+            )
+            conn.commit()
+            count[0] += 1
+        if count[0] == 1:
+            t0[0] = time.time()
+        if count[0] >= n:
+            done.set()
+
+    sub = client("bench-naive", port)
+    sub.on_message = on_msg
+    sub.subscribe("bench/naive/#", qos=1)
+    sub.loop_start()
+    time.sleep(0.3)
+    pub = client("bench-naive-pub", port)
+    pub.loop_start()
+    at = datetime.now(UTC).isoformat()
+    for i in range(n):
+        body = READING.format(at=at, v=30000 + i % 500)
+        pub.publish(
+            "bench/naive/m",
+            MEASUREMENT.format(mid=uuid.uuid4(), dev=device, seq=i + 1, at=at, readings=body),
+            qos=1,
+        )
+    done.wait(300)
+    elapsed = time.time() - t0[0]
+    sub.loop_stop()
+    pub.loop_stop()
+    conn.close()
+    return (count[0] - 1) / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--devices", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=2000)
+    args = ap.parse_args()
+    n1 = 20_000 if args.quick else 120_000
+    n10 = 4_000 if args.quick else 20_000
+    n_naive = 1_500 if args.quick else 5_000
+
+    with tempfile.TemporaryDirectory() as tmpdir, pg_database("oms_bench") as url:
+        tmp = Path(tmpdir)
+        upgrade(url)
+        engine = make_engine(url)
+        factory = make_sessionmaker(engine)
+        devices = [f"bench-{i:03d}" for i in range(args.devices)]
+        with transaction(factory) as s:
+            t = create_tenant(s, slug="bench", name="Bench")
+            for d in devices:
+                create_device(s, tenant_id=t.id, device_id=d, kind="truck")
+            create_device(s, tenant_id=t.id, device_id="bench-naive", kind="truck")
+        broker = start_mosquitto(tmp)
+        env = {
+            **os.environ,
+            "OMS_DATABASE_URL": url,
+            "OMS_MQTT_URL": broker.url,
+            "OMS_INGEST_BATCH_SIZE": str(args.batch_size),
+            "OMS_INGEST_BATCH_IDLE_MS": "5",
+        }
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "cloud.cli", "ingest", "--workers", str(args.workers)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp / "ingest.log", "wb"),
+            start_new_session=True,
+        )
+        time.sleep(3)
+        seqs = dict.fromkeys(devices, 0)
+        try:
+            a = run_load(
+                broker.port,
+                devices,
+                publishers=args.publishers,
+                count=n1,
+                readings=1,
+                rate=None,
+                seqs=seqs,
+                tmp=tmp,
+            )
+            b = run_load(
+                broker.port,
+                devices,
+                publishers=args.publishers,
+                count=n10,
+                readings=10,
+                rate=None,
+                seqs=seqs,
+                tmp=tmp,
+            )
+            half = max(100.0, float(a["messages_per_s"]) / 2)  # type: ignore[arg-type]
+            c = run_load(
+                broker.port,
+                devices,
+                publishers=args.publishers,
+                count=min(n1, int(half * 10)),
+                readings=1,
+                rate=half,
+                seqs=seqs,
+                tmp=tmp,
+            )
+        finally:
+            os.killpg(ingest.pid, signal.SIGTERM)
+            ingest.wait(30)
+        ids = set(a.pop("ids")) | set(b.pop("ids")) | set(c.pop("ids"))  # type: ignore[arg-type]
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+            stored = conn.execute("SELECT message_id FROM ingest_receipts").fetchall()
+            rows = conn.execute(
+                "SELECT count(*), count(DISTINCT (message_id, idx)) FROM measurements"
+            ).fetchone()
+        stored_ids = [r[0] for r in stored]
+        expected_rows = int(a["messages"]) + 10 * int(b["messages"]) + int(c["messages"])  # type: ignore[call-overload]
+        base = baseline(broker.port, url, "bench-naive", n_naive)
+        broker.stop()
+        engine.dispose()
+    best_readings = max(int(a["readings_per_s"]), int(b["readings_per_s"]))  # type: ignore[call-overload]
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "messages_per_s": a["messages_per_s"],
+                "readings_per_s": b["readings_per_s"],
+                "p50_ms": c["p50_ms"],
+                "p99_ms": c["p99_ms"],
+                "lost": len(ids - set(stored_ids)),
+                "duplicated": (len(stored_ids) - len(set(stored_ids)))
+                + (rows[0] - rows[1])
+                + max(0, rows[0] - expected_rows),
+                "baseline_readings_per_s": round(base),
+                "ratio": round(best_readings / base, 1) if base else None,
+                "runs": {"one_reading": a, "ten_readings": b, "half_load_latency": c},
+                "setup": {
+                    "workers": args.workers,
+                    "publishers": args.publishers,
+                    "devices": args.devices,
+                    "batch_size": args.batch_size,
+                    "cores": os.cpu_count(),
+                    "quick": args.quick,
+                    "python": platform.python_version(),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
