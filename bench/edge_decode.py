@@ -30,7 +30,7 @@ from firmware_profiles.nmea0183 import encode_sentence
 
 
 def weight_frames(profile: str, n: int, rng: random.Random) -> list[bytes]:
-    encode, out = encoder(profile), []
+    encode, out = encoder(profile), list[bytes]()
     while len(out) < n:
         out += [encode(state) for _t, state, _tag in play(truck_in_out(), rate_hz=10, rng=rng)]
     return out[:n]

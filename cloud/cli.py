@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -69,15 +68,10 @@ def ingest(
     if workers > 1 and index < 0:
         if settings.mqtt_v5 is False:
             raise typer.BadParameter("several workers need MQTT v5 shared subscriptions")
+        from cloud.ingest.supervisor import supervise
+
         cmd = [sys.executable, "-m", "cloud.cli", "ingest", "--workers", str(workers), "--index"]
-        procs = [subprocess.Popen([*cmd, str(i)]) for i in range(workers)]
-        try:
-            codes = [p.wait() for p in procs]
-        except KeyboardInterrupt:
-            for p in procs:
-                p.terminate()
-            codes = [p.wait() for p in procs]
-        raise typer.Exit(max(codes))
+        raise typer.Exit(supervise([[*cmd, str(i)] for i in range(workers)]))
     from cloud.db import make_engine, make_sessionmaker
     from cloud.ingest.mqtt import parse_mqtt_url
     from cloud.ingest.worker import IngestConfig, IngestWorker, run_until_signal

@@ -100,7 +100,8 @@ class OutboxConfig(_Strict):
     alarm_ratio: float = Field(default=0.8, gt=0, le=1)
     inflight: int = Field(default=200, ge=1, le=10_000)
     """Messages published and not yet receipted at any time."""
-    resend_after_s: float = Field(default=30, gt=0)
+    resend_after_s: float = Field(default=15, gt=0)
+    """Publish again what no receipt named within this time (the broker may have lost it)."""
 
 
 class WeighbridgeConfig(_Strict):

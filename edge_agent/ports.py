@@ -121,7 +121,9 @@ class PortReader(threading.Thread):
         delay = first
         while not self._halt.is_set():
             try:
-                port = open_port(self.cfg, self.profile)
+                # In poll mode a read must not outlast the poll interval, or polls come late.
+                timeout = min(0.2, self.cfg.poll_interval_s) if self.profile.mode == "poll" else 0.2
+                port = open_port(self.cfg, self.profile, timeout=timeout)
             except (serial.SerialException, OSError, ValueError) as exc:
                 self._lost(f"open failed: {exc}")
                 self._halt.wait(delay)

@@ -26,6 +26,8 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    seq_gaps: Mapped[list[list[int]] | None] = mapped_column(JSON)
+    """Open gaps in the device's ``seq``: ``[[first, last], ...]`` (devices.service.track_seq)."""
     down_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     software_version: Mapped[str | None] = mapped_column(String(64))

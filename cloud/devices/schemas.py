@@ -80,6 +80,9 @@ class DeviceRead(BaseModel):
     last_seen_at: datetime | None
     software_version: str | None
     last_seq: int | None
+    seq_gaps: list[tuple[int, int]]
+    """Ranges of ``seq`` the device used that never arrived (or were refused), oldest first."""
+    missing_seqs: int
     clock_offset_s: int | None
     clock_drift: bool
     heartbeat_at: datetime | None

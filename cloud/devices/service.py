@@ -181,13 +181,36 @@ def load_devices(session: Session, ids: Iterable[str]) -> dict[str, Device]:
     return {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
 
 
-def touch(device: Device, *, seq: int | None, occurred_at: datetime, received_at: datetime) -> None:
-    """Bookkeeping after a message from the device: last seen, highest seq, clock offset."""
+def touch(device: Device, *, occurred_at: datetime, received_at: datetime) -> None:
+    """Bookkeeping after a message from the device: last seen, clock offset."""
     device.last_seen_at = received_at
     device.online = True
-    if seq is not None and (device.last_seq is None or seq > device.last_seq):
-        device.last_seq = seq
     device.clock_offset_s = round((occurred_at - received_at).total_seconds())
+
+
+MAX_GAPS = 100
+
+
+def track_seq(device: Device, seq: int) -> None:
+    """Record a new fact's ``seq``: a jump past ``last_seq + 1`` opens a gap, a late arrival
+    (a resend after a reconnect) closes the part of a gap it fills. Open gaps are seqs the
+    device used that the cloud never committed: lost, or refused and dead-lettered."""
+    last = device.last_seq
+    gaps = [list(g) for g in (device.seq_gaps or [])]
+    if last is None or seq > last:
+        start = 1 if last is None else last + 1
+        if seq > start:
+            gaps.append([start, seq - 1])
+        device.last_seq = seq
+    else:
+        for i, (first, end) in enumerate(gaps):
+            if first <= seq <= end:
+                parts = [[first, seq - 1], [seq + 1, end]]
+                gaps[i : i + 1] = [p for p in parts if p[0] <= p[1]]
+                break
+        else:
+            return
+    device.seq_gaps = gaps[-MAX_GAPS:]
 
 
 # -- status view ------------------------------------------------------------------------------
@@ -281,6 +304,8 @@ def to_read(
         last_seen_at=device.last_seen_at,
         software_version=device.software_version,
         last_seq=device.last_seq,
+        seq_gaps=[(a, b) for a, b in (device.seq_gaps or [])],
+        missing_seqs=sum(b - a + 1 for a, b in (device.seq_gaps or [])),
         clock_offset_s=offset,
         clock_drift=offset is not None and abs(offset) > clock_skew_flag_s,
         heartbeat_at=hb.get("occurred_at"),

@@ -62,7 +62,9 @@ def new_client(
         client.username_pw_set(address.username, address.password)
     if address.tls:
         client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    # Come back quickly after a broker restart: Mosquitto 2.0 does not restore shared
+    # subscriptions, so until ingest subscribes again device messages find no subscriber.
+    client.reconnect_delay_set(min_delay=0.5, max_delay=5)
     client.max_queued_messages_set(0)
     client.max_inflight_messages_set(1000)
     return client

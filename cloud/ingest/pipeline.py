@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from cloud.db import utcnow
 from cloud.devices.models import Device
-from cloud.devices.service import load_devices, touch
+from cloud.devices.service import load_devices, touch, track_seq
 from cloud.errors import AppError
 from cloud.ingest.bulk import claim
 from cloud.ingest.models import DeadLetter, IngestReceipt
@@ -194,7 +194,7 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
         if msg.type in PRESENCE:
             _presence(device, msg, item.received_at)
             continue
-        touch(device, seq=msg.seq, occurred_at=msg.occurred_at, received_at=item.received_at)
+        touch(device, occurred_at=msg.occurred_at, received_at=item.received_at)
         if str(msg.message_id) not in new_ids:
             outcome.duplicates += 1
             outcome.commit(device.id, msg.message_id)
@@ -202,7 +202,8 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
         if isinstance(msg, Measurement):
             measurements.append((device, msg))
         elif not _apply(session, outcome, item, device, msg):
-            continue
+            continue  # refused: its seq stays a gap, explained by the dead letter
+        track_seq(device, msg.seq)
         outcome.stored += 1
         outcome.commit(device.id, msg.message_id)
     outcome.readings += store_measurements(session, measurements)

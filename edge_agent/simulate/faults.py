@@ -1,13 +1,13 @@
 """Line faults (``--corrupt-rate``) that the agent must catch, never turn into a weight.
 
 * Profiles whose frames carry a checksum (``WeightFormat.checksum``): one bit (0-6, so 7-bit
-  masking cannot hide it) flipped in one byte between the first and the last. The checksum or
-  the framing catches it: ``frames_bad`` (or ``bytes_discarded`` where the framer drops a
-  frame that does not add up, as OB-350 format 4 does).
+  masking cannot hide it) flipped in one byte between the first and the last. The checksum
+  catches it (``frames_bad``), or the framer does when the flip broke the frame's shape or,
+  as in OB-350 format 4, the framer itself checks the sum (``bytes_discarded``).
 * Profiles without a checksum: a flipped digit would just be another plausible weight, so the
-  frame is broken instead, at random one of: a byte inside it replaced by NUL (no field of any
-  of these protocols accepts NUL: ``parse`` raises, ``frames_bad``), or the frame cut short,
-  its terminator lost (the framer drops the half frame: ``bytes_discarded``).
+  frame is broken instead, at random one of: a byte inside it replaced by NUL (no weight frame
+  of these protocols parses with a NUL in it: ``parse`` raises, ``frames_bad``), or the frame
+  cut short, its terminator lost (the framer drops the half frame: ``bytes_discarded``).
 
 Every candidate is checked before it is sent: decoded with the profile itself, followed by the
 intact frame, it must not yield a weight reading other than the intact frame's. A candidate

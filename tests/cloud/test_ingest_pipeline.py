@@ -236,3 +236,22 @@ def test_dead_letter_payload_is_raw_bytes(factory, world) -> None:  # type: igno
     with factory() as s:
         dl = s.scalars(select(DeadLetter)).one()
     assert dl.payload == raw and dl.message_id is not None
+
+
+def test_seq_gaps_open_and_close(factory, world) -> None:  # type: ignore[no-untyped-def]
+    ingest_batch(factory, [incoming(measurement(seq=1)), incoming(measurement(seq=2))])
+    ingest_batch(factory, [incoming(measurement(seq=6)), incoming(measurement(seq=4))])
+    with factory() as s:
+        d = s.get(Device, "wb-1")
+        assert (d.last_seq, d.seq_gaps) == (6, [[3, 3], [5, 5]])
+    ingest_batch(factory, [incoming(measurement(seq=5)), incoming(measurement(seq=3))])
+    with factory() as s:
+        assert s.get(Device, "wb-1").seq_gaps == []
+
+
+def test_a_refused_fact_leaves_its_seq_as_a_gap(factory, world) -> None:  # type: ignore[no-untyped-def]
+    ingest_batch(factory, [incoming(ticket(number="WB-1", seq=1))])
+    ingest_batch(factory, [incoming(ticket(number="WB-1", seq=2)), incoming(measurement(seq=3))])
+    with factory() as s:
+        d = s.get(Device, "wb-1")
+        assert (d.last_seq, d.seq_gaps) == (3, [[2, 2]])

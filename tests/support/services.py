@@ -139,8 +139,11 @@ class Mosquitto:
 
 def mosquitto_conf(port: int, workdir: Path, *, extra: str = "") -> str:
     """A broker config for tests: our shipped limits (conf.d) plus a loopback listener."""
+    # As root, Mosquitto drops to the "mosquitto" user, which may not write the test's own
+    # (0700) directory: it would silently lose its persistence file.
+    user = "user root\n" if os.geteuid() == 0 else ""
     return (
-        f"persistence true\npersistence_location {workdir.as_posix()}/\n"
+        f"{user}persistence true\npersistence_location {workdir.as_posix()}/\n"
         f"include_dir {(REPO / 'deploy' / 'mosquitto' / 'conf.d').as_posix()}\n"
         f"listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"
     )
@@ -155,3 +158,43 @@ def start_mosquitto(workdir: Path, *, extra: str = "") -> Mosquitto:
     broker = Mosquitto(port, conf, workdir)
     broker.start()
     return broker
+
+
+# -- PostgreSQL restarts (fault tests) ---------------------------------------------------------
+
+
+def pg_cluster() -> tuple[str, str] | None:
+    """(version, name) of the local cluster serving 127.0.0.1:5432, when we may restart it."""
+    if not shutil.which("pg_ctlcluster") or not shutil.which("pg_lsclusters"):
+        return None
+    out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == "5432":
+            return parts[0], parts[1]
+    return None
+
+
+def pg_stop_immediate_and_start(down_s: float = 2.0) -> float:
+    """``pg_ctlcluster ... stop -m immediate`` (a crash, no checkpoint), wait, start again.
+    Returns how long PostgreSQL was unavailable."""
+    cluster = pg_cluster()
+    if cluster is None:
+        missing("pg_ctlcluster", "cannot restart the local PostgreSQL cluster")
+    assert cluster is not None
+    version, name = cluster
+    began = time.monotonic()
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "stop", "-m", "immediate"],
+        check=True,
+        capture_output=True,
+    )
+    time.sleep(down_s)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"],
+        check=True,
+        capture_output=True,
+    )
+    while pg_available() is not None:
+        time.sleep(0.2)
+    return time.monotonic() - began

@@ -1,4 +1,4 @@
-"""Jobs on trucks, proofs of delivery, documents, the after-commit outbox, revoke reasons
+"""Jobs on trucks, proofs of delivery, documents, the after-commit outbox, revoke reasons, seq gaps
 
 Revision ID: 0003
 Revises: 0002
@@ -23,6 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("revoked_reason", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("seq_gaps", sa.JSON(), nullable=True))
 
     op.create_table(
         "outbox_jobs",
@@ -154,6 +155,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_column("seq_gaps")
         batch_op.drop_column("revoked_reason")
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
