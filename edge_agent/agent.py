@@ -31,7 +31,7 @@ from edge_agent.uploads import FileStore, Uploader
 from edge_agent.workflows.onboard import OnboardWorkflow
 from edge_agent.workflows.weighbridge import WeighbridgeWorkflow
 from firmware_profiles import Reading, get_profile
-from protocols import Envelope, Heartbeat, JobDispatch, PortStatus
+from protocols import DeviceConfig, Envelope, Heartbeat, JobDispatch, PortStatus
 
 log = structlog.get_logger("edge_agent")
 
@@ -91,7 +91,11 @@ class Agent:
         self.onboard: OnboardWorkflow | None = None
         if any(p.role == "weighbridge" for p in cfg.ports):
             self.weighbridge = WeighbridgeWorkflow(
-                cfg.weighbridge, outbox=self.outbox, device_id=cfg.device_id, clock=self.clock
+                cfg.weighbridge,
+                outbox=self.outbox,
+                device_id=cfg.device_id,
+                clock=self.clock,
+                files=self.files,
             )
         else:  # a truck (or a driver's phone): jobs come to it
             self.onboard = OnboardWorkflow(
@@ -139,6 +143,8 @@ class Agent:
         elif isinstance(event, Downlink):
             if isinstance(event.message, JobDispatch) and self.onboard:
                 self.onboard.on_dispatch(event.message)
+            elif isinstance(event.message, DeviceConfig) and self.weighbridge:
+                self.weighbridge.on_config(event.message)
         elif isinstance(event, Call) and event.future.set_running_or_notify_cancel():
             try:
                 event.future.set_result(event.fn())

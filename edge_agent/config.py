@@ -112,6 +112,9 @@ class WeighbridgeConfig(_Strict):
     identification_timeout_s: float = Field(default=300, gt=0)
     """A card read or plate entered is used for a weighing within this time."""
     open_weighing_max_h: float = Field(default=24, gt=0)
+    single_pass_with_stored_tare: bool = True
+    """A vehicle with a valid stored tare (from the office) is weighed once: gross now, tare
+    stored, marked ``stored`` on the ticket."""
 
 
 class OnboardConfig(_Strict):

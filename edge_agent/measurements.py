@@ -4,6 +4,7 @@ second), rate-limited per port but never skipping a change of condition or stabi
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import structlog
@@ -15,6 +16,8 @@ from firmware_profiles import Reading
 from protocols import Measurement, PositionReading, TagReading, WeightReading
 
 log = structlog.get_logger("edge_agent.measurements")
+DEG = Decimal("0.0000001")
+CENT = Decimal("0.01")
 
 
 def to_contract(channel: str, r: Reading, at: datetime) -> Any | None:
@@ -32,13 +35,16 @@ def to_contract(channel: str, r: Reading, at: datetime) -> Any | None:
             condition=r.condition,
         )
     if r.kind == "position" and r.lat is not None and r.lon is not None:
+        # Positions (not weights) are rounded: 7 decimals of a degree is about 1 cm.
         return PositionReading(
             at=r.time or at,
             channel=channel,
-            lat=r.lat,
-            lon=r.lon,
-            speed_kmh=r.speed_kmh,
-            course=r.course,
+            lat=r.lat.quantize(DEG, ROUND_HALF_UP),
+            lon=r.lon.quantize(DEG, ROUND_HALF_UP),
+            speed_kmh=r.speed_kmh.quantize(CENT, ROUND_HALF_UP)
+            if r.speed_kmh is not None
+            else None,
+            course=r.course.quantize(CENT, ROUND_HALF_UP) % 360 if r.course is not None else None,
             satellites=r.satellites,
         )
     if r.kind == "tag" and r.tag_id:

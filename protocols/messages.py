@@ -308,11 +308,39 @@ class Receipt(Envelope):
     rejected: list[Rejection] = Field(default_factory=list, max_length=5000)
 
 
+# ---------------------------------------------------------------------------------------------
+# Device configuration (down): data the office manages that the device needs offline
+
+
+class VehicleTare(_Frozen):
+    """A vehicle's stored tare, for single-pass weighing at the weighbridge."""
+
+    plate: ShortText | None = None
+    rfid_card: ShortText | None = None
+    stored_tare: Weight = Field(gt=0)
+    unit: Literal["kg", "t", "lb"] = "kg"
+    valid_until: date | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> VehicleTare:
+        if not (self.plate or self.rfid_card):
+            raise ValueError("a stored tare needs a plate or an RFID card")
+        return self
+
+
+class DeviceConfig(Envelope):
+    """Replaces the device's copy as a whole; a lower ``revision`` than the one kept is ignored."""
+
+    type: Literal["config"] = "config"
+    revision: int = Field(ge=1)
+    vehicles: list[VehicleTare] = Field(default_factory=list, max_length=5000)
+
+
 UpMessage = Annotated[
     Measurement | WeighingTicket | JobUpdate | ProofOfDelivery | Heartbeat | Status,
     Field(discriminator="type"),
 ]
-DownMessage = Annotated[Receipt | JobDispatch, Field(discriminator="type")]
+DownMessage = Annotated[Receipt | JobDispatch | DeviceConfig, Field(discriminator="type")]
 Message = Annotated[
     Measurement
     | WeighingTicket
@@ -321,7 +349,8 @@ Message = Annotated[
     | Heartbeat
     | Status
     | Receipt
-    | JobDispatch,
+    | JobDispatch
+    | DeviceConfig,
     Field(discriminator="type"),
 ]
 
@@ -334,6 +363,7 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     Status,
     Receipt,
     JobDispatch,
+    DeviceConfig,
 )
 OUTBOX_TYPES = frozenset({"measurement", "weighing", "job-update", "pod"})
 """Types that go through the agent's outbox and take a new ``seq``."""

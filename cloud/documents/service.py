@@ -77,6 +77,8 @@ def upsert(
         doc.order_id = order_id
     if stored:
         doc.stored = True
+        doc.size = size  # a row made from a reference did not know the size yet
+        doc.content_type = content_type
     if original_sha256 and not doc.original_sha256:
         doc.original_sha256 = original_sha256
     session.flush()

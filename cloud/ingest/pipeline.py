@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.db import utcnow
+from cloud.devices.config import push_config
 from cloud.devices.models import Device
 from cloud.devices.service import load_devices, touch, track_seq
 from cloud.errors import AppError
@@ -192,7 +193,7 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
     for item, msg in facts:
         device = devices[msg.device_id]
         if msg.type in PRESENCE:
-            _presence(device, msg, item.received_at)
+            _presence(session, device, msg, item.received_at)
             continue
         touch(device, occurred_at=msg.occurred_at, received_at=item.received_at)
         if str(msg.message_id) not in new_ids:
@@ -211,7 +212,7 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
     return outcome
 
 
-def _presence(device: Device, msg: Envelope, received_at: datetime) -> None:
+def _presence(session: Session, device: Device, msg: Envelope, received_at: datetime) -> None:
     if isinstance(msg, Heartbeat):
         device.last_seen_at = received_at
         device.online = True
@@ -220,6 +221,8 @@ def _presence(device: Device, msg: Envelope, received_at: datetime) -> None:
         device.clock_offset_s = round((msg.occurred_at - received_at).total_seconds())
     elif isinstance(msg, Status):
         # The retained status is always the latest one published, so it is applied as is.
+        if msg.online and device.kind == "weighbridge":
+            push_config(session, device=device)  # a terminal coming online gets the stored tares
         device.online = msg.online
         if msg.software_version:
             device.software_version = msg.software_version

@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from cloud.devices.models import Device
+from cloud.documents.service import upsert as upsert_document
 from cloud.orders.automation import execute_from_weighing
 from cloud.weighings.models import Weighing
 from protocols import WeighingTicket
@@ -41,5 +42,17 @@ def record_weighing(session: Session, *, device: Device, ticket: WeighingTicket)
     )
     session.add(weighing)
     session.flush()
-    execute_from_weighing(session, weighing=weighing, device=device)
+    order = execute_from_weighing(session, weighing=weighing, device=device)
+    if ticket.document_sha256:  # the ticket document follows over HTTPS; link it to the order
+        upsert_document(
+            session,
+            tenant_id=device.tenant_id,
+            sha256=ticket.document_sha256,
+            kind="ticket",
+            filename=f"{ticket.ticket_number}.txt"[:120],
+            content_type="text/plain",
+            size=0,
+            order_id=order.id,
+            device_id=device.id,
+        )
     return weighing

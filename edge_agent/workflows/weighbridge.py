@@ -10,6 +10,7 @@ a stale weight and a weight from a lost port are never used.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,8 +23,9 @@ from edge_agent.clock import Clock
 from edge_agent.config import WeighbridgeConfig
 from edge_agent.outbox import Outbox
 from edge_agent.units import to_kg
+from edge_agent.uploads import FileStore
 from firmware_profiles import Reading
-from protocols import WeighingPass, WeighingTicket
+from protocols import DeviceConfig, WeighingPass, WeighingTicket
 
 log = structlog.get_logger("edge_agent.weighbridge")
 STALE_AFTER_S = 2.0
@@ -42,9 +44,16 @@ class Identification:
 
 class WeighbridgeWorkflow:
     def __init__(
-        self, cfg: WeighbridgeConfig, *, outbox: Outbox, device_id: str, clock: Clock
+        self,
+        cfg: WeighbridgeConfig,
+        *,
+        outbox: Outbox,
+        device_id: str,
+        clock: Clock,
+        files: FileStore | None = None,
     ) -> None:
         self.cfg = cfg
+        self.files = files
         self.outbox = outbox
         self.device_id = device_id
         self.clock = clock
@@ -125,6 +134,36 @@ class WeighbridgeWorkflow:
             return None
         return ident
 
+    def on_config(self, msg: DeviceConfig) -> None:
+        """The office's vehicle list (stored tares): kept locally, used offline."""
+        with self.outbox.transaction() as db:
+            kept = self.outbox.get_state("config:vehicles", db)
+            if kept is not None and kept["revision"] >= msg.revision:
+                return
+            self.outbox.set_state(
+                db,
+                "config:vehicles",
+                {
+                    "revision": msg.revision,
+                    "vehicles": [v.model_dump(mode="json") for v in msg.vehicles],
+                },
+            )
+        log.info("edge_agent.config", revision=msg.revision, vehicles=len(msg.vehicles))
+
+    def stored_tare(self, ident: Identification) -> tuple[Decimal, str] | None:
+        """A valid stored tare for the vehicle, from the office's list."""
+        kept = self.outbox.get_state("config:vehicles") or {"vehicles": []}
+        today = self.clock.now().date().isoformat()
+        for v in kept["vehicles"]:
+            match = (ident.kind == "card" and v.get("rfid_card") == ident.value) or (
+                ident.kind == "plate"
+                and v.get("plate")
+                and plate_key(v["plate"]) == plate_key(ident.value)
+            )
+            if match and (v.get("valid_until") is None or v["valid_until"] >= today):
+                return Decimal(v["stored_tare"]), v.get("unit", "kg")
+        return None
+
     def _try_capture(self) -> None:
         if self.last_stable is None:
             return
@@ -147,6 +186,7 @@ class WeighbridgeWorkflow:
             "alibi_id": reading.extra.get("alibi_id") if reading.extra else None,
         }
         key = f"open:{ident.key}"
+        stored = self.stored_tare(ident) if self.cfg.single_pass_with_stored_tare else None
         with self.outbox.transaction() as db:
             first = self.outbox.get_state(key, db)
             if first is not None and self._expired(first):
@@ -155,7 +195,13 @@ class WeighbridgeWorkflow:
             if first is not None and first["unit"] != reading.unit:
                 log.error("edge_agent.unit_mismatch", first=first, second=this)
                 first = None
-            if first is None:
+            single = (
+                first is None
+                and stored is not None
+                and stored[1] == reading.unit
+                and reading.weight > stored[0]
+            )
+            if first is None and not single:
                 self.outbox.set_state(
                     db, key, {**this, "ident_kind": ident.kind, "ident": ident.value}
                 )
@@ -163,12 +209,33 @@ class WeighbridgeWorkflow:
             else:
                 n = self.outbox.next_counter(db, f"ticket:{self.cfg.instrument_id}")
                 number = f"{self.cfg.ticket_prefix}-{n:06d}"
+                fields = self._fields(number, first, this, ident, stored if single else None)
+                doc = ticket_text(fields, device_id=self.device_id).encode()
+                digest = hashlib.sha256(doc).hexdigest()
+                if self.files is not None:
+                    self.files.keep(
+                        db,
+                        data=doc,
+                        sha256=digest,
+                        content_type="text/plain",
+                        kind="ticket",
+                        filename=f"{number}.txt",
+                    )
                 ticket = self.outbox.append(
-                    lambda seq, mid: self._ticket(seq, mid, number, first, this, ident), db
+                    lambda seq, mid: WeighingTicket(
+                        message_id=mid,
+                        device_id=self.device_id,
+                        seq=seq,
+                        occurred_at=self.clock.now(),
+                        document_sha256=digest if self.files is not None else None,
+                        **fields,
+                    ),
+                    db,
                 )
                 self.outbox.set_state(db, key, None)
                 self.tickets += 1
-                self.last_event = f"ticket {number}: net {ticket.net} {ticket.unit}"  # type: ignore[attr-defined]
+                kind = " (stored tare)" if single else ""
+                self.last_event = f"ticket {number}: net {ticket.net} {ticket.unit}{kind}"  # type: ignore[attr-defined]
         self._ident_used = True
         self.captured = True
         log.info("edge_agent.weighing", detail=self.last_event)
@@ -177,32 +244,77 @@ class WeighbridgeWorkflow:
         at = datetime.fromisoformat(first["at"])
         return self.clock.now() - at > timedelta(hours=self.cfg.open_weighing_max_h)
 
-    def _ticket(
+    def _fields(
         self,
-        seq: int,
-        mid: Any,
         number: str,
-        first: dict[str, Any],
-        second: dict[str, Any],
+        first: dict[str, Any] | None,
+        this: dict[str, Any],
         ident: Identification,
-    ) -> WeighingTicket:
-        w1, w2 = Decimal(first["weight"]), Decimal(second["weight"])
-        gross, tare = max(w1, w2), min(w1, w2)
-        return WeighingTicket(
-            message_id=mid,
-            device_id=self.device_id,
-            seq=seq,
-            occurred_at=self.clock.now(),
-            ticket_number=number,
-            instrument_id=self.cfg.instrument_id,
-            alibi_id=second.get("alibi_id"),
-            first=WeighingPass(at=first["at"], weight=w1, alibi_id=first.get("alibi_id")),
-            second=WeighingPass(at=second["at"], weight=w2, alibi_id=second.get("alibi_id")),
-            unit=first["unit"],
-            gross=gross,
-            tare=tare,
-            net=gross - tare,
-            tare_kind="measured",
-            plate=ident.value if ident.kind == "plate" else None,
-            rfid_card=ident.value if ident.kind == "card" else None,
-        )
+        stored: tuple[Decimal, str] | None,
+    ) -> dict[str, Any]:
+        """The ticket's contents: two passes (measured tare) or one pass with a stored tare."""
+        common = {
+            "ticket_number": number,
+            "instrument_id": self.cfg.instrument_id,
+            "alibi_id": this.get("alibi_id"),
+            "unit": this["unit"],
+            "plate": ident.value if ident.kind == "plate" else None,
+            "rfid_card": ident.value if ident.kind == "card" else None,
+        }
+        w = Decimal(this["weight"])
+        if first is None:
+            assert stored is not None
+            return {
+                **common,
+                "first": WeighingPass(at=this["at"], weight=w, alibi_id=this.get("alibi_id")),
+                "second": None,
+                "gross": w,
+                "tare": stored[0],
+                "net": w - stored[0],
+                "tare_kind": "stored",
+            }
+        w1 = Decimal(first["weight"])
+        gross, tare = max(w1, w), min(w1, w)
+        return {
+            **common,
+            "first": WeighingPass(at=first["at"], weight=w1, alibi_id=first.get("alibi_id")),
+            "second": WeighingPass(at=this["at"], weight=w, alibi_id=this.get("alibi_id")),
+            "gross": gross,
+            "tare": tare,
+            "net": gross - tare,
+            "tare_kind": "measured",
+        }
+
+
+def plate_key(plate: str) -> str:
+    return "".join(ch for ch in plate.upper() if ch.isalnum())
+
+
+def ticket_text(f: dict[str, Any], *, device_id: str) -> str:
+    """The weighing ticket (weegbon) as kept on the terminal and uploaded with the order: weight,
+    date and time, the installation, the vehicle and the alibi record numbers."""
+    unit = f["unit"]
+
+    def when(p: WeighingPass) -> str:
+        return p.at.astimezone().strftime("%d-%m-%Y %H:%M:%S %Z")
+
+    def weighing(label: str, p: WeighingPass) -> str:
+        return f"{label:<18}{p.weight} {unit}  {when(p)}  alibi {p.alibi_id or '-'}"
+
+    tare_kind = "gewogen" if f["tare_kind"] == "measured" else "vaste tarra"
+    lines = [
+        "WEEGBON / WEIGHING TICKET",
+        f"Bonnummer:        {f['ticket_number']}",
+        f"Weeginstallatie:  {f['instrument_id']} (terminal {device_id})",
+        f"Kenteken:         {f['plate'] or '-'}",
+        f"Pas (RFID):       {f['rfid_card'] or '-'}",
+        weighing("1e weging:", f["first"]),
+    ]
+    if f["second"] is not None:
+        lines.append(weighing("2e weging:", f["second"]))
+    lines += [
+        f"Bruto:            {f['gross']} {unit}",
+        f"Tarra:            {f['tare']} {unit}  ({tare_kind})",
+        f"Netto:            {f['net']} {unit}",
+    ]
+    return "\n".join(lines) + "\n"

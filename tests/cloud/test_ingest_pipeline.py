@@ -255,3 +255,36 @@ def test_a_refused_fact_leaves_its_seq_as_a_gap(factory, world) -> None:  # type
     with factory() as s:
         d = s.get(Device, "wb-1")
         assert (d.last_seq, d.seq_gaps) == (3, [[2, 2]])
+
+
+def test_a_weighbridge_coming_online_gets_the_stored_tares(factory, world) -> None:  # type: ignore[no-untyped-def]
+    from cloud.fleet.models import Vehicle
+    from cloud.outbox.models import OutboxJob
+    from protocols import decode
+
+    with transaction(factory) as s:
+        v = s.get(Vehicle, world.vehicle_id)
+        v.stored_tare_kg = Decimal("14220")
+    on = Status(message_id=uuid.uuid4(), device_id="wb-1", seq=0, occurred_at=utcnow(), online=True)
+    ingest_batch(factory, [Incoming(up_topic("wb-1", "status"), encode(on))])
+    with factory() as s:
+        job = s.scalars(select(OutboxJob)).one()
+    cfg = decode(job.payload)
+    assert job.target == "oms/v1/wb-1/down/config" and cfg.type == "config"
+    assert [(t.plate, t.stored_tare) for t in cfg.vehicles] == [("BX-123-Z", Decimal("14220"))]
+
+
+def test_the_ticket_document_is_linked_to_the_order(factory, world) -> None:  # type: ignore[no-untyped-def]
+    from cloud.documents.models import Document
+
+    msg = ticket().model_copy(update={"document_sha256": "d" * 64})
+    ingest_batch(factory, [incoming(msg)])
+    with factory() as s:
+        doc = s.scalars(select(Document)).one()
+        order = s.scalars(select(Order)).one()
+    assert (doc.kind, doc.order_id, doc.stored, doc.filename) == (
+        "ticket",
+        order.id,
+        False,
+        "WB-000001.txt",
+    )

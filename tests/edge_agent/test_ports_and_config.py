@@ -146,3 +146,46 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     path.write_text(CONFIG.replace("wb-1", "WB 1"))
     assert main(["check-config", str(path)]) == 1
     assert "device_id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["weighbridge.toml", "truck.toml"])
+def test_shipped_example_configs_are_valid(name: str) -> None:
+    from tests.support.services import REPO
+
+    cfg = load_config(REPO / "deploy" / "edge" / name)
+    assert cfg.ports
+
+
+def test_gps_positions_are_kept_by_time_and_distance() -> None:
+    from decimal import Decimal
+
+    from edge_agent.config import GpsConfig
+    from edge_agent.gps import PositionSampler, distance_m
+
+    s = PositionSampler(GpsConfig(interval_s=30, distance_m=50))
+    p = lambda lat, lon: Reading(kind="position", lat=Decimal(lat), lon=Decimal(lon))  # noqa: E731
+    assert s.keep(p("52.5", "6.08"), 0)  # the first one
+    assert not s.keep(p("52.5001", "6.08"), 5)  # 11 m and 5 s: dropped
+    assert s.keep(p("52.5006", "6.08"), 6)  # 67 m: kept
+    assert not s.keep(p("52.5006", "6.08"), 20)
+    assert s.keep(p("52.5006", "6.08"), 37)  # standing still, but 31 s passed
+    assert (s.kept, s.dropped) == (3, 2)
+    assert 110 < distance_m(Decimal(52), Decimal(6), Decimal("52.001"), Decimal(6)) < 112
+
+
+def test_every_profiles_readings_fit_the_contract() -> None:
+    """What a profile decodes must become a contract reading (a GPS fix with 8 decimals did
+    not, once): encode a frame per kind, decode it, convert it."""
+    from datetime import UTC, datetime
+
+    from edge_agent.measurements import to_contract
+    from firmware_profiles import get_profile
+    from firmware_profiles.nmea0183 import encode_sentence
+    from firmware_profiles.rfid_fdxb import encode_frame as fdxb
+
+    now = datetime.now(UTC)
+    rmc = encode_sentence("GPRMC,064125.4,A,5230.0005,N,00605.000,E,035.0,359.99,271126,,")
+    gga = encode_sentence("GPGGA,064125.4,5230.00051,N,00605.00003,E,1,09,0.9,10.0,M,46.0,M,,")
+    for profile, frame in (("nmea0183", rmc), ("nmea0183", gga), ("rfid-fdxb", fdxb(999, 1234567))):
+        [reading] = list(get_profile(profile).decode(frame))
+        assert to_contract("ch", reading, now) is not None, (profile, reading)

@@ -144,3 +144,48 @@ def test_ticket_numbers_continue_after_restart(tmp_path: Path) -> None:
         drive(wf, "10000")
         assert tickets(wf)[-1].ticket_number == expected
         wf.outbox.close()
+
+
+def test_single_pass_with_a_stored_tare_from_the_office(tmp_path: Path) -> None:
+    import uuid
+    from datetime import date
+
+    from edge_agent.uploads import FileStore
+    from protocols import DeviceConfig, VehicleTare
+
+    box = Outbox(tmp_path / "o.db")
+    wf = WeighbridgeWorkflow(
+        WeighbridgeConfig(instrument_id="ind-1", ticket_prefix="T"),
+        outbox=box,
+        device_id="wb-1",
+        clock=FakeClock(),
+        files=FileStore(box),
+    )
+    cfg = DeviceConfig(
+        message_id=uuid.uuid4(),
+        device_id="wb-1",
+        seq=2,
+        occurred_at=wf.clock.now(),
+        revision=2,
+        vehicles=[
+            VehicleTare(plate="VT-808-K", stored_tare=Decimal("11940")),
+            VehicleTare(rfid_card="OLD", stored_tare=Decimal("9000"), valid_until=date(2020, 1, 1)),
+        ],
+    )
+    wf.on_config(cfg)
+    wf.on_config(cfg.model_copy(update={"revision": 1, "vehicles": []}))  # older: ignored
+    wf.on_plate("vt808k")
+    drive(wf, "26780")
+    [t] = tickets(wf)
+    assert (t.gross, t.tare, t.net, t.tare_kind) == (
+        Decimal("26780"),
+        Decimal("11940"),
+        Decimal("14840"),
+        "stored",
+    )
+    assert t.second is None and t.document_sha256
+    text = (box.path.parent / "files" / t.document_sha256).read_text()
+    assert "Netto:            14840 kg" in text and "vaste tarra" in text and "VT808K" in text
+    wf.on_tag("OLD")  # expired stored tare: two passes as usual
+    drive(wf, "20000")
+    assert len(tickets(wf)) == 1 and wf.outbox.get_state("open:card:OLD") is not None

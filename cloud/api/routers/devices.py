@@ -20,6 +20,7 @@ from cloud.api.deps import AppSettings, DbSession, MissingToken, RoleRequired, r
 from cloud.broker.config import DEFAULT_INGEST_USERNAME
 from cloud.db import transaction, utcnow
 from cloud.devices import service
+from cloud.devices.config import push_config
 from cloud.devices.models import Device
 from cloud.devices.schemas import (
     DeviceCreate,
@@ -159,6 +160,15 @@ def revoke_device(
         clock_skew_flag_s=settings.clock_skew_flag_s,
     )
     return read
+
+
+@router.post("/{device_id}/push-config", status_code=status.HTTP_202_ACCEPTED)
+def push_device_config(device_id: str, session: DbSession, principal: Staff) -> dict[str, Any]:
+    """Send the device its configuration now (stored tares for a weighbridge). It is also sent
+    each time a weighbridge comes online."""
+    device = service.get_device(session, device_id=device_id, tenant_id=principal.tenant_id)
+    msg = push_config(session, device=device)
+    return {"device_id": device.id, "revision": msg.revision, "vehicles": len(msg.vehicles)}
 
 
 @router.get("/{device_id}/measurements", response_model=MeasurementSeries)
