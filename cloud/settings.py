@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     ingest_shared_group: str | None = "ingest"
     ingest_batch_size: int = Field(default=500, ge=1, le=20_000)
     ingest_batch_idle_ms: int = Field(default=5, ge=0, le=5_000)
-    ingest_batch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
+    ingest_batch_max_wait_ms: int = Field(default=20, ge=1, le=10_000)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -65,14 +64,14 @@ def _load(payload: bytes | str, adapter: TypeAdapter[Any]) -> Any:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidJson(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise SchemaMismatch(f"expected a JSON object, got {type(data).__name__}")
-    try:
-        return adapter.validate_python(data)
+        # pydantic parses the JSON itself (in Rust): about twice as fast as json.loads first.
+        return adapter.validate_json(raw)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise InvalidJson(f"not JSON: {errors[0]['msg']}") from None
+        if errors and not errors[0]["loc"]:  # not an object at all: [1, 2], "x", 7
+            raise SchemaMismatch(f"expected a JSON object: {errors[0]['msg']}") from None
         raise SchemaMismatch(_describe(exc)) from None
 
 

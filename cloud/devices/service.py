@@ -196,6 +196,9 @@ def track_seq(device: Device, seq: int) -> None:
     (a resend after a reconnect) closes the part of a gap it fills. Open gaps are seqs the
     device used that the cloud never committed: lost, or refused and dead-lettered."""
     last = device.last_seq
+    if last is not None and seq == last + 1:  # the usual case: next in line, nothing to track
+        device.last_seq = seq
+        return
     gaps = [list(g) for g in (device.seq_gaps or [])]
     if last is None or seq > last:
         start = 1 if last is None else last + 1

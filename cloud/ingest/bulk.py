@@ -36,12 +36,13 @@ def claim(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     if session.get_bind().dialect.name == "postgresql":
         # One JSON document for the whole batch: serialised in C, unpacked by the server.
         doc = json.dumps(
-            [[m, d, t, q, ty, o.isoformat(), r.isoformat()] for m, d, t, q, ty, o, r in rows]
+            [[m, d, t, q, ty, o.timestamp(), r.timestamp()] for m, d, t, q, ty, o, r in rows]
         )
         cur = _driver_connection(session).execute(
             "INSERT INTO ingest_receipts (message_id, device_id, tenant_id, seq, type, occurred_at,"
             " received_at) SELECT r->>0, r->>1, (r->>2)::int, (r->>3)::bigint, r->>4,"
-            " (r->>5)::timestamptz, (r->>6)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r"
+            " to_timestamp((r->>5)::float8), to_timestamp((r->>6)::float8)"
+            " FROM jsonb_array_elements(%s::jsonb) AS r"
             " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
             [doc],
         )

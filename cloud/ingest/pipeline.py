@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -110,7 +111,9 @@ def dead_letter(
         outcome.reject(notify.id, message_id, f"{reason}: {detail}")
 
 
+@lru_cache(maxsize=65536)
 def _topic_device(topic: str) -> str | None:
+    """The device a topic names (cached: a fleet has a few thousand topics)."""
     try:
         return parse_topic(topic).device_id
     except TopicError:
@@ -190,12 +193,13 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
     )
 
     measurements: list[tuple[Device, Measurement]] = []
+    latest: dict[str, tuple[Envelope, datetime]] = {}
     for item, msg in facts:
         device = devices[msg.device_id]
         if msg.type in PRESENCE:
             _presence(session, device, msg, item.received_at)
             continue
-        touch(device, occurred_at=msg.occurred_at, received_at=item.received_at)
+        latest[device.id] = (msg, item.received_at)
         if str(msg.message_id) not in new_ids:
             outcome.duplicates += 1
             outcome.commit(device.id, msg.message_id)
@@ -207,6 +211,8 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
         track_seq(device, msg.seq)
         outcome.stored += 1
         outcome.commit(device.id, msg.message_id)
+    for device_id, (msg, received_at) in latest.items():
+        touch(devices[device_id], occurred_at=msg.occurred_at, received_at=received_at)
     outcome.readings += store_measurements(session, measurements)
     session.flush()
     return outcome

@@ -39,7 +39,7 @@ class IngestConfig:
     session_expiry_s: int = 7 * 24 * 3600
     batch_size: int = 500
     batch_idle_ms: int = 5
-    batch_max_wait_ms: int = 50
+    batch_max_wait_ms: int = 20
     ca_file: str | None = None
     dispatch: bool = True
     """Also publish the queued down-link messages (jobs); one place per deployment is enough,
