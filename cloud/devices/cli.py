@@ -59,8 +59,9 @@ def add(
 ) -> None:
     """Register a device and print its broker password (once: only a hash is stored)."""
     from cloud.devices.service import DeviceLinkInvalid, add_device
-    from cloud.fleet.models import Vehicle, plate_key
+    from cloud.fleet.models import Vehicle
     from cloud.tenancy.models import Tenant
+    from protocols.normalize import plate_key
 
     with _session() as s:
         tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == tenant))

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 
@@ -8,12 +7,6 @@ from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db import Base, ExactDecimal
-
-
-def plate_key(plate: str) -> str:
-    """Dutch plates are written with or without dashes and in any case: ``bx-123-z`` and
-    ``BX123Z`` are the same vehicle."""
-    return re.sub(r"[^0-9A-Z]", "", plate.upper())
 
 
 class Vehicle(Base):

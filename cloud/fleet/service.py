@@ -4,7 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.errors import Conflict
-from cloud.fleet.models import Vehicle, plate_key
+from cloud.fleet.models import Vehicle
+from protocols.normalize import plate_key
 
 
 def create_vehicle(session: Session, *, tenant_id: int, plate: str, **fields: object) -> Vehicle:

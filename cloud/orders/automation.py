@@ -20,12 +20,7 @@ from cloud.orders.schemas import OrderCreate
 from cloud.orders.service import change_status, create_order
 from cloud.tenancy.models import Tenant
 from cloud.weighings.models import Weighing
-
-KG_PER = {"kg": Decimal(1), "t": Decimal(1000), "g": Decimal("0.001"), "lb": Decimal("0.45359237")}
-
-
-def to_kg(value: Decimal, unit: str) -> Decimal:
-    return value * KG_PER[unit]
+from protocols.normalize import to_kg
 
 
 def _local_day(session: Session, tenant_id: int, at: datetime) -> tuple[datetime, datetime]:

@@ -17,12 +17,12 @@ import structlog
 
 from edge_agent.clock import Clock
 from edge_agent.config import OnboardConfig
-from edge_agent.images import prepare_photo, render_signature
+from edge_agent.images import PreparedImage, prepare_photo, render_signature
 from edge_agent.outbox import Outbox
-from edge_agent.units import to_kg
 from edge_agent.uploads import FileStore
 from firmware_profiles import Reading
 from protocols import Attachment, JobDispatch, JobUpdate, JobWeight, ProofOfDelivery
+from protocols.normalize import to_kg
 
 log = structlog.get_logger("edge_agent.onboard")
 
@@ -204,21 +204,11 @@ class OnboardWorkflow:
         self._update(job_id, notes=notes[:2000])
 
     def add_photo(self, job_id: str, data: bytes) -> Attachment:
-        self._job(job_id, states=OPEN)
-        img = prepare_photo(data)
         job = self._job(job_id, states=OPEN)
-        n = len(job["photos"]) + 1
-        att = img.attachment(f"photo-{n}.jpg")
+        img = prepare_photo(data)
+        att = img.attachment(f"photo-{len(job['photos']) + 1}.jpg")
         with self.outbox.transaction() as db:
-            self.files.keep(
-                db,
-                data=img.data,
-                sha256=img.sha256,
-                content_type=img.content_type,
-                kind="photo",
-                filename=att.filename,
-                original_sha256=img.original_sha256,
-            )
+            self._keep(db, img, att, kind="photo")
             photos = [*job["photos"], att.model_dump(mode="json")]
             self._set(db, job_id, photos=json.dumps(photos))
         return att
@@ -230,19 +220,24 @@ class OnboardWorkflow:
         img = render_signature(strokes)
         att = img.attachment("signature.png")
         with self.outbox.transaction() as db:
-            self.files.keep(
-                db,
-                data=img.data,
-                sha256=img.sha256,
-                content_type=img.content_type,
-                kind="signature",
-                filename=att.filename,
-                original_sha256=img.original_sha256,
-            )
-            self._set(
-                db, job_id, signature=att.model_dump_json(), signer=signer.strip()[:120] or None
-            )
+            self._keep(db, img, att, kind="signature")
+            signer_name = signer.strip()[:120] or None
+            self._set(db, job_id, signature=att.model_dump_json(), signer=signer_name)
         return att
+
+    def _keep(
+        self, db: sqlite3.Connection, img: PreparedImage, att: Attachment, *, kind: str
+    ) -> None:
+        """The file waits on disk for its upload; the message will carry its sha256."""
+        self.files.keep(
+            db,
+            data=img.data,
+            sha256=img.sha256,
+            content_type=img.content_type,
+            kind=kind,
+            filename=att.filename,
+            original_sha256=img.original_sha256,
+        )
 
     def complete(self, job_id: str) -> None:
         """Proof of delivery and completion leave together: one transaction, two messages."""

@@ -22,10 +22,10 @@ import structlog
 from edge_agent.clock import Clock
 from edge_agent.config import WeighbridgeConfig
 from edge_agent.outbox import Outbox
-from edge_agent.units import to_kg
 from edge_agent.uploads import FileStore
 from firmware_profiles import Reading
 from protocols import DeviceConfig, WeighingPass, WeighingTicket
+from protocols.normalize import plate_key, to_kg
 
 log = structlog.get_logger("edge_agent.weighbridge")
 STALE_AFTER_S = 2.0
@@ -284,10 +284,6 @@ class WeighbridgeWorkflow:
             "net": gross - tare,
             "tare_kind": "measured",
         }
-
-
-def plate_key(plate: str) -> str:
-    return "".join(ch for ch in plate.upper() if ch.isalnum())
 
 
 def ticket_text(f: dict[str, Any], *, device_id: str) -> str:

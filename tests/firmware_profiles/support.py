@@ -5,7 +5,6 @@ functions written independently of the profiles' own."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,9 +47,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def shared_vectors_dir() -> Path:
-    """``$OMS_SHARED_DIR/reference/vectors``, by default ``<repo>/../shared/reference/vectors``."""
-    shared = Path(os.environ.get("OMS_SHARED_DIR", REPO.parent / "shared"))
-    return shared / "reference" / "vectors"
+    """``<shared>/reference/vectors`` (see ``tests.support.services.shared_dir``)."""
+    from tests.support.services import shared_dir
+
+    return shared_dir() / "reference" / "vectors"
 
 
 # The registry names users write in configs, in registry order.

@@ -25,6 +25,18 @@ MOSQUITTO_BIN = os.environ.get(
 SKIPPED: list[str] = []
 
 
+def shared_dir() -> Path:
+    """The team's shared reference folder: ``$OMS_SHARED_DIR``, else ``../shared`` next to the
+    checkout, else a ``shared`` folder next to one of its parents (a clone nested deeper)."""
+    if os.environ.get("OMS_SHARED_DIR"):
+        return Path(os.environ["OMS_SHARED_DIR"])
+    for parent in REPO.parents:
+        candidate = parent / "shared"
+        if (candidate / "reference").is_dir():
+            return candidate
+    return REPO.parent / "shared"
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
