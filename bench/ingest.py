@@ -7,7 +7,9 @@ message; (c) one reading per message at half of (a)'s rate, for latency (publish
 i.e. after the commit). Plus a naive baseline: one subscriber doing one INSERT and COMMIT per
 reading. Prints one JSON object.
 
-Usage: python bench/ingest.py [--quick] [--workers 2] [--publishers 2] [--devices 20]
+Usage: python bench/ingest.py [--quick] [--workers 2] [--publishers 2] [--devices 20] [--raw]
+``--raw`` replaces ingest by bare subscribers that only acknowledge: the machine's ceiling for
+the same publishers and broker.
 """
 
 from __future__ import annotations
@@ -198,6 +200,44 @@ def run_load(
     }
 
 
+def bare_subscriber(port: int, ready: object, stop: object) -> None:
+    """The pipe's ceiling: a v5 shared subscriber that acknowledges each message and sends a
+    receipt per 500, with no parsing and no database. What ingest could at most do here."""
+    c = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"bare-{uuid.uuid4().hex[:6]}",
+        protocol=mqtt.MQTTv5,
+        manual_ack=True,
+    )
+    pending: list[str] = []
+    lock = threading.Lock()
+
+    def flush() -> None:
+        with lock:
+            ids = pending[:]
+            pending.clear()
+        if ids:
+            c.publish("oms/v1/bare/down/receipt", json.dumps({"committed": ids}), qos=0)
+
+    def on_msg(_c, _u, msg) -> None:  # type: ignore[no-untyped-def]
+        c.ack(msg.mid, msg.qos)
+        with lock:
+            pending.append(msg.payload[36:72].decode())  # the message id sits at a fixed offset
+            full = len(pending) >= 500
+        if full:
+            flush()
+
+    c.on_message = on_msg
+    c.connect("127.0.0.1", port)
+    c.subscribe("$share/bare/oms/v1/+/up/#", qos=1)
+    c.loop_start()
+    ready.set()  # type: ignore[attr-defined]
+    while not stop.is_set():  # type: ignore[attr-defined]
+        time.sleep(0.1)
+        flush()
+    c.loop_stop()
+
+
 def baseline(port: int, pg_url: str, device: str, n: int) -> float:
     """One subscriber, one INSERT + COMMIT per reading: what a naive ingest does."""
     dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
@@ -261,6 +301,11 @@ def main() -> None:
     ap.add_argument("--publishers", type=int, default=2)
     ap.add_argument("--devices", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=2000)
+    ap.add_argument(
+        "--raw",
+        action="store_true",
+        help="measure the MQTT pipe alone (bare subscribers, no database): the ceiling",
+    )
     args = ap.parse_args()
     n1 = 20_000 if args.quick else 120_000
     n10 = 4_000 if args.quick else 20_000
@@ -285,6 +330,46 @@ def main() -> None:
             "OMS_INGEST_BATCH_SIZE": str(args.batch_size),
             "OMS_INGEST_BATCH_IDLE_MS": "5",
         }
+        if args.raw:
+            stop, procs = mp.Event(), []
+            for _ in range(args.workers):
+                ready = mp.Event()
+                p = mp.Process(target=bare_subscriber, args=(broker.port, ready, stop))
+                p.start()
+                ready.wait(10)
+                procs.append(p)
+            time.sleep(1)
+            seqs = dict.fromkeys(devices, 0)
+            raw = run_load(
+                broker.port,
+                devices,
+                publishers=args.publishers,
+                count=n1,
+                readings=1,
+                rate=None,
+                seqs=seqs,
+                tmp=tmp,
+            )
+            raw.pop("ids")
+            stop.set()
+            for p in procs:
+                p.join(10)
+            broker.stop()
+            print(
+                json.dumps(
+                    {
+                        "benchmark": "mqtt_pipe_ceiling",
+                        **raw,
+                        "setup": {
+                            "subscribers": args.workers,
+                            "publishers": args.publishers,
+                            "devices": args.devices,
+                            "cores": os.cpu_count(),
+                        },
+                    }
+                )
+            )
+            return
         ingest = subprocess.Popen(
             [sys.executable, "-m", "cloud.cli", "ingest", "--workers", str(args.workers)],
             env=env,
