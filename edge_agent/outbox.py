@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocols import Envelope, Rejection, encode
+from protocols import OUTBOX_TYPES, Envelope, Rejection, encode
 
 PRIORITY = {"weighing": 0, "pod": 0, "job-update": 0, "measurement": 2}
+assert set(PRIORITY) == OUTBOX_TYPES, "every outbox type of the contract needs a priority"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq        INTEGER PRIMARY KEY,

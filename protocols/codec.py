@@ -46,10 +46,6 @@ def encode(message: Envelope) -> bytes:
     return message.model_dump_json(exclude_none=True).encode()
 
 
-def to_jsonable(message: Envelope) -> dict[str, Any]:
-    return message.model_dump(mode="json", exclude_none=True)
-
-
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False)[:5]:
