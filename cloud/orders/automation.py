@@ -69,6 +69,8 @@ def execute_from_weighing(session: Session, *, weighing: Weighing, device: Devic
             customer_id = vehicle.customer_id
         if weighing.tare_kind == "manual":
             reasons.append("manual tare")
+        if weighing.net == 0:
+            reasons.append("net weight 0: in and out weighed the same (a missed pass?)")
         if weighing.first_manual or weighing.second_manual:
             reasons.append("manually entered weight")
         order = create_order(

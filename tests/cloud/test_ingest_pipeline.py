@@ -288,3 +288,10 @@ def test_the_ticket_document_is_linked_to_the_order(factory, world) -> None:  # 
         False,
         "WB-000001.txt",
     )
+
+
+def test_a_zero_net_weighing_is_flagged(factory, world) -> None:  # type: ignore[no-untyped-def]
+    ingest_batch(factory, [incoming(ticket(first="32460", second="32460"))])
+    with factory() as s:
+        order = s.scalars(select(Order)).one()
+    assert order.needs_review and "net weight 0" in order.review_reasons[0]
