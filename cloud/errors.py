@@ -23,6 +23,8 @@ class Conflict(AppError):
 
 class Unauthorized(AppError):
     status_code = 401
+    auth_scheme = "Bearer"
+    """Sent back in ``WWW-Authenticate``: how the caller should authenticate."""
 
 
 class Forbidden(AppError):

@@ -77,7 +77,7 @@ _basic = HTTPBasic(auto_error=False, description="device id and its broker passw
 
 
 class DeviceUnauthorized(Unauthorized):
-    pass
+    auth_scheme = "Basic"
 
 
 def get_device(

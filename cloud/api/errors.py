@@ -8,14 +8,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud.errors import AppError
+from cloud.errors import AppError, Unauthorized
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        scheme = "Basic" if type(exc).__name__.startswith("Device") else "Bearer"
-        headers = {"WWW-Authenticate": scheme} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": exc.auth_scheme} if isinstance(exc, Unauthorized) else None
         return JSONResponse(
             {"error": type(exc).__name__, "detail": exc.detail},
             status_code=exc.status_code,
