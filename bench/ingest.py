@@ -46,7 +46,46 @@ MEASUREMENT = (
     '{{"type":"measurement","message_id":"{mid}","device_id":"{dev}","seq":{seq},'
     '"occurred_at":"{at}","schema_version":1,"readings":[{readings}]}}'
 )
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 READING = '{{"kind":"weight","at":"{at}","channel":"bridge","value":"{v}","unit":"kg","stable":true,"mode":"gross"}}'
+
+
+def _proc_stat(pid: str) -> tuple[str, int, float] | None:
+    """(command name, process group, CPU seconds) of a live process, from /proc."""
+    try:
+        head, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+    except (OSError, ValueError):
+        return None
+    fields = rest.split()
+    return head.split("(", 1)[1], int(fields[2]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class CpuMeter:
+    """CPU seconds per role while a run lasts: the ingest workers (their process group), the
+    broker, PostgreSQL (every ``postgres`` process) and this script's receipt listener. The
+    publishers count their own. Shows where a 2-core machine's time goes."""
+
+    def __init__(self, ingest_pgid: int | None, broker_pid: int | None) -> None:
+        self.ingest_pgid, self.broker_pid = ingest_pgid, broker_pid
+
+    def sample(self) -> dict[str, float]:
+        out = dict.fromkeys(("ingest", "broker", "postgres", "listener"), 0.0)
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            st = _proc_stat(pid)
+            if st is None:
+                continue
+            name, pgid, cpu = st
+            if self.ingest_pgid is not None and pgid == self.ingest_pgid:
+                out["ingest"] += cpu
+            elif int(pid) == self.broker_pid:
+                out["broker"] += cpu
+            elif name == "postgres":
+                out["postgres"] += cpu
+            elif int(pid) == os.getpid():
+                out["listener"] += cpu
+        return out
 
 
 def client(cid: str, port: int, *, v5: bool = True) -> mqtt.Client:
@@ -109,7 +148,8 @@ def publisher(
         info.wait_for_publish(60)
     c.loop_stop()
     c.disconnect()
-    Path(out).write_text("\n".join(f"{m} {t}" for m, t in sent))
+    cpu = time.process_time()
+    Path(out).write_text(f"cpu {cpu}\n" + "\n".join(f"{m} {t}" for m, t in sent))
 
 
 class ReceiptListener:
@@ -143,6 +183,7 @@ def run_load(
     rate: float | None,
     seqs: dict[str, int],
     tmp: Path,
+    meter: CpuMeter | None = None,
 ) -> dict[str, object]:
     listener = ReceiptListener(port)
     time.sleep(0.5)
@@ -165,22 +206,30 @@ def run_load(
         )
         for i in range(publishers)
     ]
-    t0 = time.time()
+    cpu0 = meter.sample() if meter else {}
     for p in procs:
         p.start()
     for p in procs:
         p.join()
     sent: dict[str, float] = {}
+    publisher_cpu = 0.0
     for f in files:
         for line in f.read_text().splitlines():
             m, t = line.split()
-            sent[m] = float(t)
+            if m == "cpu":
+                publisher_cpu += float(t)
+            else:
+                sent[m] = float(t)
+    # The clock starts at the first publish, not at process start: preparing the payloads is
+    # the load generator's business, not part of the pipeline being measured.
+    t0 = min(sent.values())
     deadline = time.time() + 120
     while time.time() < deadline:
         with listener.lock:
             if len(set(sent) & set(listener.times)) >= len(sent):
                 break
         time.sleep(0.2)
+    cpu1 = meter.sample() if meter else {}
     listener.stop()
     for g in groups:  # the next run continues each device's seq
         for d in g:
@@ -189,6 +238,10 @@ def run_load(
     lat = sorted((got[m] - sent[m]) * 1000 for m in got)
     end = max(got.values()) if got else time.time()
     n = len(got)
+    span = max(end - t0, 1e-9)
+    cpu = {k: round((cpu1[k] - cpu0[k]) / span, 2) for k in cpu0}
+    if meter:
+        cpu["publishers"] = round(publisher_cpu / span, 2)  # includes preparing the payloads
     return {
         "messages": len(sent),
         "receipted": n,
@@ -196,6 +249,7 @@ def run_load(
         "readings_per_s": round(n * readings / (end - t0)) if n else 0,
         "p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
         "p99_ms": round(lat[int(len(lat) * 0.99)], 1) if lat else None,
+        **({"cpu_cores": cpu} if meter else {}),
         "ids": list(sent),
     }
 
@@ -380,6 +434,7 @@ def main() -> None:
         )
         time.sleep(3)
         seqs = dict.fromkeys(devices, 0)
+        meter = CpuMeter(ingest.pid, broker.proc.pid if broker.proc else None)
         try:
             a = run_load(
                 broker.port,
@@ -390,6 +445,7 @@ def main() -> None:
                 rate=None,
                 seqs=seqs,
                 tmp=tmp,
+                meter=meter,
             )
             b = run_load(
                 broker.port,
@@ -400,6 +456,7 @@ def main() -> None:
                 rate=None,
                 seqs=seqs,
                 tmp=tmp,
+                meter=meter,
             )
             half = max(100.0, float(a["messages_per_s"]) / 2)  # type: ignore[arg-type]
             c = run_load(
@@ -411,6 +468,7 @@ def main() -> None:
                 rate=half,
                 seqs=seqs,
                 tmp=tmp,
+                meter=meter,
             )
         finally:
             os.killpg(ingest.pid, signal.SIGTERM)

@@ -45,19 +45,43 @@ POSITION_COLUMNS = (
 )
 
 
-def _copy_field(v: Any) -> str:
-    if v is None:
-        return "\\N"
-    if v is True or v is False:
-        return "t" if v else "f"
-    if isinstance(v, datetime):
-        return v.isoformat()
-    return str(v)  # ids, channels, units, tags: validated to [A-Za-z0-9_.:-] - nothing to escape
+NULL = "\\N"
+"""COPY text format's NULL. Everything that reaches COPY is validated by the contract to a
+character set without tabs, newlines or backslashes (ids, channels, units, tags, numbers, ISO
+times), so no field needs escaping."""
 
 
-def _copy_line(row: tuple[Any, ...]) -> str:
-    """A COPY text-format line, built directly: much faster than a Python call per field."""
-    return "\t".join(map(_copy_field, row)) + "\n"
+def copy_lines(device: Device, msg: Measurement) -> tuple[list[str], list[str]]:
+    """The message's readings as COPY text lines (``MEASUREMENT_COLUMNS``, ``POSITION_COLUMNS``
+    order), written out per reading kind with no call per field: a third of the cost of
+    formatting field by field, which was the largest share of ingest's own CPU with ten
+    readings per message."""
+    weights: list[str] = []
+    positions: list[str] = []
+    ids = f"\t{msg.message_id}\t"
+    owner = f"\t{device.tenant_id}\t{device.id}\t"
+    for idx, r in enumerate(msg.readings):
+        if isinstance(r, WeightReading):
+            weights.append(
+                f"{r.at.isoformat()}{ids}{idx}{owner}{r.channel}\tweight\t"
+                f"{NULL if r.value is None else r.value}\t{NULL if r.unit is None else r.unit}\t"
+                f"{NULL if r.stable is None else ('t' if r.stable else 'f')}\t"
+                f"{NULL if r.mode is None else r.mode}\t{NULL if r.tare is None else r.tare}\t"
+                f"{r.condition}\t{NULL}\n"
+            )
+        elif isinstance(r, TagReading):
+            weights.append(
+                f"{r.at.isoformat()}{ids}{idx}{owner}{r.channel}\ttag\t{NULL}\t{NULL}\t{NULL}"
+                f"\t{NULL}\t{NULL}\tok\t{r.tag_id}\n"
+            )
+        elif isinstance(r, PositionReading):
+            positions.append(
+                f"{r.at.isoformat()}{ids}{idx}{owner}{r.channel}\t{r.lat}\t{r.lon}\t"
+                f"{NULL if r.speed_kmh is None else r.speed_kmh}\t"
+                f"{NULL if r.course is None else r.course}\t"
+                f"{NULL if r.satellites is None else r.satellites}\n"
+            )
+    return weights, positions
 
 
 def rows_for(
@@ -130,23 +154,27 @@ def store_measurements(session: Session, batch: Sequence[tuple[Device, Measureme
 
     PostgreSQL: ``COPY`` on the session's own connection (the hypertables take ~100k rows/s
     this way). SQLite: ``executemany``."""
-    weights: list[tuple[Any, ...]] = []
-    positions: list[tuple[Any, ...]] = []
-    for device, msg in batch:
-        w, p = rows_for(device, msg)
-        weights += w
-        positions += p
+    weights: list[Any] = []
+    positions: list[Any] = []
     if session.get_bind().dialect.name == "postgresql":
+        for device, msg in batch:
+            w, p = copy_lines(device, msg)
+            weights += w
+            positions += p
         conn = session.connection().connection.driver_connection
         with conn.cursor() as cur:  # type: ignore[union-attr]
-            for table, cols, rows in (
+            for table, cols, lines in (
                 ("measurements", MEASUREMENT_COLUMNS, weights),
                 ("positions", POSITION_COLUMNS, positions),
             ):
-                if rows:
+                if lines:
                     with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                        copy.write("".join(map(_copy_line, rows)))
+                        copy.write("".join(lines))
     else:
+        for device, msg in batch:
+            w, p = rows_for(device, msg)
+            weights += w
+            positions += p
         if weights:
             session.execute(
                 insert(MeasurementRow),

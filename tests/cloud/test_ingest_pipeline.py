@@ -137,6 +137,59 @@ def test_measurements_keep_exact_values_and_conditions(factory, world) -> None: 
     assert rows[1].value is None and rows[1].condition == "overload"
 
 
+def test_every_reading_shape_is_stored_exactly_as_sent(factory, world) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL the rows go through hand-built COPY lines; they must give the same rows as
+    the generic path (``rows_for``), for every reading kind and every optional field."""
+    from datetime import timedelta, timezone
+
+    from cloud.measurements.models import Position
+    from cloud.measurements.service import POSITION_COLUMNS, rows_for
+    from protocols import Measurement, PositionReading, TagReading, WeightReading
+
+    at = datetime(2026, 11, 27, 8, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
+    readings = [
+        WeightReading(
+            at=at,
+            channel="bridge",
+            value=Decimal("-12.345678"),
+            unit="t",
+            stable=True,
+            mode="net",
+            tare=Decimal("999999.5"),
+        ),
+        WeightReading(at=at, channel="axle.1", value=Decimal("999999.000001"), unit="kg"),
+        WeightReading(at=at, channel="bridge", value=Decimal("0"), unit="lb", stable=False),
+        WeightReading(at=at, channel="bridge", condition="overload"),
+        WeightReading(at=at, channel="bridge", condition="error"),
+        TagReading(at=at, channel="rfid", tag_id="0A1B2C3D4E"),
+        TagReading(at=at, channel="rfid", tag_id="528140000123456"),
+        PositionReading(
+            at=at,
+            channel="gps",
+            lat=Decimal("52.0907374"),
+            lon=Decimal("-5.1214201"),
+            speed_kmh=Decimal("87.25"),
+            course=Decimal("359.99"),
+            satellites=0,
+        ),
+        PositionReading(at=at, channel="gps", lat=Decimal("-90"), lon=Decimal("180")),
+    ]
+    m = Measurement(
+        message_id=uuid.uuid4(), device_id="wb-1", seq=9, occurred_at=at, readings=readings
+    )
+    ingest_batch(factory, [incoming(m)])
+    with factory() as s:
+        device = s.get(Device, "wb-1")
+        expected_weights, expected_positions = rows_for(device, m)
+        weights = s.scalars(select(MeasurementRow).order_by(MeasurementRow.idx)).all()
+        positions = s.scalars(select(Position).order_by(Position.idx)).all()
+    from cloud.measurements.service import MEASUREMENT_COLUMNS
+
+    assert [tuple(getattr(r, c) for c in MEASUREMENT_COLUMNS) for r in weights] == expected_weights
+    assert [tuple(getattr(r, c) for c in POSITION_COLUMNS) for r in positions] == expected_positions
+    assert len(weights) == 7 and len(positions) == 2
+
+
 BAD = [
     ("invalid_json", "oms/v1/wb-1/up/weighing", b"{nope"),
     ("schema", "oms/v1/wb-1/up/weighing", b'{"type": "weighing", "device_id": "wb-1"}'),
