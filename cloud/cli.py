@@ -95,7 +95,9 @@ def ingest(
             batch_max_wait_ms=settings.ingest_batch_max_wait_ms,
             ca_file=str(settings.mqtt_tls_ca) if settings.mqtt_tls_ca else None,
         ),
-        make_sessionmaker(make_engine(settings.sqlalchemy_url, pool_size=2)),
+        # No pre-ping: a batch on a dead connection fails as transient and is retried on a
+        # fresh one, so the extra round trip per batch buys nothing here.
+        make_sessionmaker(make_engine(settings.sqlalchemy_url, pool_size=2, pre_ping=False)),
     )
     run_until_signal(worker)
 

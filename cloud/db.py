@@ -88,7 +88,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 5, pre_ping: bool = True
+) -> Engine:
+    """``pre_ping`` tests a pooled connection with a round trip before each use; callers that
+    retry a failed transaction anyway (ingest) can leave it off and save that round trip."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
@@ -116,7 +120,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30},
     )
 

@@ -181,9 +181,23 @@ def load_devices(session: Session, ids: Iterable[str]) -> dict[str, Device]:
     return {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
 
 
+def lock_devices(session: Session, ids: Iterable[str]) -> None:
+    """Lock the devices' rows until the transaction ends and load their current state into
+    the session's objects (PostgreSQL ``FOR UPDATE``; SQLite has one writer anyway). Rows are
+    locked in id order, so two transactions locking overlapping sets cannot deadlock."""
+    session.scalars(
+        select(Device)
+        .where(Device.id.in_(sorted(set(ids))))
+        .order_by(Device.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+
+
 def touch(device: Device, *, occurred_at: datetime, received_at: datetime) -> None:
     """Bookkeeping after a message from the device: last seen, clock offset."""
-    device.last_seen_at = received_at
+    if device.last_seen_at is None or received_at > device.last_seen_at:
+        device.last_seen_at = received_at
     device.online = True
     device.clock_offset_s = round((occurred_at - received_at).total_seconds())
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cloud.db import utcnow
 from cloud.devices.config import push_config
 from cloud.devices.models import Device
-from cloud.devices.service import load_devices, touch, track_seq
+from cloud.devices.service import load_devices, lock_devices, touch, track_seq
 from cloud.errors import AppError
 from cloud.ingest.bulk import claim
 from cloud.ingest.models import DeadLetter, IngestReceipt
@@ -194,10 +194,12 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
 
     measurements: list[tuple[Device, Measurement]] = []
     latest: dict[str, tuple[Envelope, datetime]] = {}
+    presence: list[tuple[Envelope, datetime]] = []
+    seqs: list[tuple[str, int]] = []
     for item, msg in facts:
         device = devices[msg.device_id]
         if msg.type in PRESENCE:
-            _presence(session, device, msg, item.received_at)
+            presence.append((msg, item.received_at))
             continue
         latest[device.id] = (msg, item.received_at)
         if str(msg.message_id) not in new_ids:
@@ -208,12 +210,24 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
             measurements.append((device, msg))
         elif not _apply(session, outcome, item, device, msg):
             continue  # refused: its seq stays a gap, explained by the dead letter
-        track_seq(device, msg.seq)
+        seqs.append((device.id, msg.seq))
         outcome.stored += 1
         outcome.commit(device.id, msg.message_id)
+    outcome.readings += store_measurements(session, measurements)
+
+    # The devices' own bookkeeping comes last, on rows locked and read again: the shared
+    # subscription spreads one device's messages over all workers, and a read-modify-write of
+    # ``last_seq``/``seq_gaps`` from a stale copy would invent gaps (or lose them). Locking
+    # in id order, and only here, keeps the wait short and concurrent batches deadlock-free.
+    touched = {m.device_id for m, _ in presence} | {d for d, _ in seqs} | set(latest)
+    if touched:
+        lock_devices(session, touched)
+    for msg, received_at in presence:
+        _presence(session, devices[msg.device_id], msg, received_at)
+    for device_id, seq in seqs:
+        track_seq(devices[device_id], seq)
     for device_id, (msg, received_at) in latest.items():
         touch(devices[device_id], occurred_at=msg.occurred_at, received_at=received_at)
-    outcome.readings += store_measurements(session, measurements)
     session.flush()
     return outcome
 

@@ -138,7 +138,12 @@ class IngestWorker:
 
     def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
         self.queue.put(
-            Incoming(msg.topic, msg.payload, utcnow(), (self._generation, msg.mid, msg.qos))
+            Incoming(
+                msg.topic,
+                msg.payload,
+                utcnow(),
+                (self._generation, msg.mid, msg.qos, time.monotonic()),
+            )
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -207,15 +212,16 @@ class IngestWorker:
 
     def _drain(self) -> list[Incoming]:
         """A batch: what is queued now, plus what arrives until ``batch_idle_ms`` pass with
-        nothing new, the batch is full, or the first message waited ``batch_max_wait_ms`` (so
-        a steady stream still commits every few tens of milliseconds)."""
+        nothing new, the batch is full, or the first message has waited ``batch_max_wait_ms``
+        since it arrived (so a steady stream still commits every few tens of milliseconds, and
+        a message queued behind a slow batch does not wait the whole time again)."""
         try:
             first = self.queue.get(timeout=0.2)
         except queue.Empty:
             return []
         batch = [first]
         idle = self.config.batch_idle_ms / 1000
-        deadline = time.monotonic() + self.config.batch_max_wait_ms / 1000
+        deadline = first.token[3] + self.config.batch_max_wait_ms / 1000
         while len(batch) < self.config.batch_size:
             try:
                 batch.append(self.queue.get_nowait())
@@ -250,7 +256,7 @@ class IngestWorker:
                 delay = min(delay * 2, 10.0)
         generation = self._generation
         for item in batch:
-            gen, mid, qos = item.token
+            gen, mid, qos, _ = item.token
             if gen == generation and qos > 0:
                 # After a reconnect the old packet ids mean nothing; the broker redelivers.
                 self.client.ack(mid, qos)

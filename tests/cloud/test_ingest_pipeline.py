@@ -302,6 +302,38 @@ def test_seq_gaps_open_and_close(factory, world) -> None:  # type: ignore[no-unt
         assert s.get(Device, "wb-1").seq_gaps == []
 
 
+def test_concurrent_workers_do_not_invent_seq_gaps(factory, world) -> None:  # type: ignore[no-untyped-def]
+    """A shared subscription spreads one device's messages over all workers, so two batches
+    of the same device overlap in time: 1, 3, 5 in one transaction and 2, 4, 6 in the other.
+    The second must see the first's seq bookkeeping, not overwrite it with its own."""
+    import threading
+
+    from cloud.ingest.pipeline import process_batch
+
+    first = factory()
+    first.begin()
+    process_batch(first, [incoming(measurement(seq=q)) for q in (1, 3, 5)])
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            with transaction(factory) as s:
+                process_batch(s, [incoming(measurement(seq=q)) for q in (2, 4, 6)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(0.5)  # on SQLite it waits for the write lock; on PostgreSQL for the device's row
+    first.commit()
+    first.close()
+    t.join(30)
+    assert not errors
+    with factory() as s:
+        d = s.get(Device, "wb-1")
+        assert (d.last_seq, d.seq_gaps) == (6, [])
+
+
 def test_a_refused_fact_leaves_its_seq_as_a_gap(factory, world) -> None:  # type: ignore[no-untyped-def]
     ingest_batch(factory, [incoming(ticket(number="WB-1", seq=1))])
     ingest_batch(factory, [incoming(ticket(number="WB-1", seq=2)), incoming(measurement(seq=3))])
