@@ -34,9 +34,14 @@ def claim(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     if not rows:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        # One JSON document for the whole batch: serialised in C, unpacked by the server.
+        # One JSON document for the whole batch: serialised in C, unpacked by the server. In id
+        # order, so two workers that both hold redelivered copies of the same messages wait for
+        # each other's unique-index entries in the same order instead of deadlocking.
         doc = json.dumps(
-            [[m, d, t, q, ty, o.timestamp(), r.timestamp()] for m, d, t, q, ty, o, r in rows]
+            [
+                [m, d, t, q, ty, o.timestamp(), r.timestamp()]
+                for m, d, t, q, ty, o, r in sorted(rows, key=lambda row: row[0])
+            ]
         )
         cur = _driver_connection(session).execute(
             "INSERT INTO ingest_receipts (message_id, device_id, tenant_id, seq, type, occurred_at,"
