@@ -232,8 +232,7 @@ class IngestWorker:
             left = deadline - time.monotonic()
             if len(batch) >= size or idle <= 0 or left <= 0:
                 break
-            # Sleep through the idle gap instead of waking for every message (at a few
-            # thousand messages a second those wake-ups cost more CPU than the batch itself);
+            # Sleep through the idle gap instead of waking for every message that arrives;
             # if nothing came meanwhile, the stream paused: close the batch.
             time.sleep(min(idle, left))
             if self.queue.empty():

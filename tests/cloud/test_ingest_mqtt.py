@@ -136,3 +136,62 @@ def test_unknown_fields_and_uuid_case_do_not_matter(factory) -> None:  # type: i
     data["future_field"] = 1
     out = ingest_batch(factory, [Incoming(up_topic("wb-1", "weighing"), json.dumps(data).encode())])
     assert out.stored == 1 and out.committed["wb-1"] == [uuid.UUID(str(m.message_id))]
+
+
+def _queued(worker: IngestWorker, n: int, *, age_s: float = 0.0) -> None:
+    from cloud.db import utcnow
+    from cloud.ingest.pipeline import Incoming
+
+    arrived = time.monotonic() - age_s
+    for i in range(n):
+        worker.queue.put(
+            Incoming("oms/v1/wb-1/up/measurement", b"{}", utcnow(), (1, i, 1, arrived))
+        )
+
+
+def test_batches_close_on_size_idle_gap_and_the_first_message_s_age() -> None:
+    """No broker needed: the batching rules of the worker's queue."""
+    worker = IngestWorker(
+        IngestConfig(
+            address=parse_mqtt_url("mqtt://127.0.0.1:1"),
+            batch_size=10,
+            batch_idle_ms=5,
+            batch_max_wait_ms=200,
+        ),
+        None,  # type: ignore[arg-type]
+    )
+    _queued(worker, 25)
+    assert [len(worker._drain()) for _ in range(3)] == [10, 10, 5]  # full, full, idle gap
+
+    # A steady trickle keeps the batch open until the first message is max_wait old.
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            _queued(worker, 1)
+            time.sleep(0.001)
+
+    worker.config.batch_size = 100_000
+    t = threading.Thread(target=trickle)
+    t.start()
+    started = time.monotonic()
+    batch = worker._drain()
+    waited = time.monotonic() - started
+    stop.set()
+    t.join()
+    assert 0.15 <= waited < 1.0 and len(batch) > 20
+
+    # A message that already waited its max_wait behind a slow batch is not held again, even
+    # while more keep coming.
+    while not worker.queue.empty():
+        worker.queue.get_nowait()
+    _queued(worker, 3, age_s=1.0)
+    stop.clear()
+    t = threading.Thread(target=trickle)
+    t.start()
+    started = time.monotonic()
+    batch = worker._drain()
+    waited = time.monotonic() - started
+    stop.set()
+    t.join()
+    assert waited < 0.1 and len(batch) >= 3
