@@ -37,6 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.procstat import proc_stat  # noqa: E402
 from cloud.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from cloud.devices.service import create_device  # noqa: E402
 from cloud.migrations import upgrade  # noqa: E402
@@ -47,18 +48,7 @@ MEASUREMENT = (
     '{{"type":"measurement","message_id":"{mid}","device_id":"{dev}","seq":{seq},'
     '"occurred_at":"{at}","schema_version":1,"readings":[{readings}]}}'
 )
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 READING = '{{"kind":"weight","at":"{at}","channel":"bridge","value":"{v}","unit":"kg","stable":true,"mode":"gross"}}'
-
-
-def _proc_stat(pid: str) -> tuple[str, int, float] | None:
-    """(command name, process group, CPU seconds) of a live process, from /proc."""
-    try:
-        head, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
-    except (OSError, ValueError):
-        return None
-    fields = rest.split()
-    return head.split("(", 1)[1], int(fields[2]), (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 class CpuMeter:
@@ -74,7 +64,7 @@ class CpuMeter:
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
-            st = _proc_stat(pid)
+            st = proc_stat(pid)
             if st is None:
                 continue
             name, pgid, cpu = st

@@ -53,9 +53,9 @@ times), so no field needs escaping."""
 
 def copy_lines(device: Device, msg: Measurement) -> tuple[list[str], list[str]]:
     """The message's readings as COPY text lines (``MEASUREMENT_COLUMNS``, ``POSITION_COLUMNS``
-    order), written out per reading kind with no call per field: a third of the cost of
-    formatting field by field, which was the largest share of ingest's own CPU with ten
-    readings per message."""
+    order), written out per reading kind with no call per field. Formatting field by field
+    was the largest share of ingest's own CPU with ten readings per message; this halved the
+    profiled cost of ``store_measurements``."""
     weights: list[str] = []
     positions: list[str] = []
     ids = f"\t{msg.message_id}\t"

@@ -149,6 +149,27 @@ def _queued(worker: IngestWorker, n: int, *, age_s: float = 0.0) -> None:
         )
 
 
+def _drain_during_trickle(worker: IngestWorker) -> tuple[list, float]:  # type: ignore[type-arg]
+    """One ``_drain`` while another thread queues a message every millisecond; the batch and
+    how long the drain took."""
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            _queued(worker, 1)
+            time.sleep(0.001)
+
+    t = threading.Thread(target=trickle)
+    t.start()
+    started = time.monotonic()
+    try:
+        batch = worker._drain()
+        return batch, time.monotonic() - started
+    finally:
+        stop.set()
+        t.join()
+
+
 def test_batches_close_on_size_idle_gap_and_the_first_message_s_age() -> None:
     """No broker needed: the batching rules of the worker's queue."""
     worker = IngestWorker(
@@ -164,21 +185,8 @@ def test_batches_close_on_size_idle_gap_and_the_first_message_s_age() -> None:
     assert [len(worker._drain()) for _ in range(3)] == [10, 10, 5]  # full, full, idle gap
 
     # A steady trickle keeps the batch open until the first message is max_wait old.
-    stop = threading.Event()
-
-    def trickle() -> None:
-        while not stop.is_set():
-            _queued(worker, 1)
-            time.sleep(0.001)
-
     worker.config.batch_size = 100_000
-    t = threading.Thread(target=trickle)
-    t.start()
-    started = time.monotonic()
-    batch = worker._drain()
-    waited = time.monotonic() - started
-    stop.set()
-    t.join()
+    batch, waited = _drain_during_trickle(worker)
     assert 0.15 <= waited < 1.0 and len(batch) > 20
 
     # A message that already waited its max_wait behind a slow batch is not held again, even
@@ -186,12 +194,5 @@ def test_batches_close_on_size_idle_gap_and_the_first_message_s_age() -> None:
     while not worker.queue.empty():
         worker.queue.get_nowait()
     _queued(worker, 3, age_s=1.0)
-    stop.clear()
-    t = threading.Thread(target=trickle)
-    t.start()
-    started = time.monotonic()
-    batch = worker._drain()
-    waited = time.monotonic() - started
-    stop.set()
-    t.join()
+    batch, waited = _drain_during_trickle(worker)
     assert waited < 0.1 and len(batch) >= 3
