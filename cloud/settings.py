@@ -45,6 +45,35 @@ class Settings(BaseSettings):
     clock_skew_flag_s: int = 300
     """A device whose clock differs from ours by more than this is flagged."""
 
+    # -- hardening (issue 8); each owner documents and uses its own group ---------------------
+    # Ingest: device input.
+    device_future_skew_s: int = Field(default=600, ge=0)
+    """A device message whose ``occurred_at`` lies further than this in the future is refused."""
+    dead_letter_payload_prefix_bytes: int = Field(default=4096, ge=0, le=1_048_576)
+    """How much of a refused payload is kept (with its full size and sha256)."""
+    dead_letter_rate_per_device: int = Field(default=60, ge=1)
+    """Dead letters kept per device per ``dead_letter_rate_window_s``; the rest are counted."""
+    dead_letter_rate_window_s: int = Field(default=60, ge=1)
+    dead_letter_retention_days: int = Field(default=30, ge=1)
+
+    # API: logins.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_s: int = Field(default=900, ge=1)
+    login_lockout_s: int = Field(default=300, ge=1)
+
+    # API: server-sent event streams.
+    sse_max_streams_per_user: int = Field(default=3, ge=1)
+    sse_max_streams_per_tenant: int = Field(default=20, ge=1)
+
+    # API: request limits and production surface.
+    max_json_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_json_keys: int = Field(default=10_000, ge=10)
+    api_docs: bool | None = None
+    """Serve ``/api/docs`` (Swagger UI from vendored assets). None: on outside production."""
+    order_date_min_year: int = 2000
+    order_date_max_years_ahead: int = Field(default=5, ge=1)
+
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:
         if self.environment == "production" and self.secret_key.get_secret_value() == DEV_SECRET:

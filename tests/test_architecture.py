@@ -42,6 +42,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "lxml",
             "weasyprint",
             "PIL",
+            "swagger_ui_bundle",
         },
     ),
 }
