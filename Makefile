@@ -27,9 +27,10 @@ test: setup  ## the whole suite against the real services (make test-long for so
 test-long: setup
 	$(BIN)/pytest -m slow -p no:cacheprovider
 
-lint: setup
+lint: setup  ## ruff, mypy on the packages, and the committed contract schema
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m protocols schema --check
 
 format: setup

@@ -256,7 +256,7 @@ def run_demo(
                 break
             for child in demo.children:
                 if child.poll() is not None:
-                    print(f"smoke: a child process exited early ({child.args})", file=sys.stderr)
+                    print(f"smoke: a child process exited early ({child.args!r})", file=sys.stderr)
                     return 1
             time.sleep(0.5)
         if demo.weighing_orders() < 1:

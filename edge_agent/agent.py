@@ -177,6 +177,14 @@ class Agent:
                 self.weighbridge.on_weight(reading, stable=stable, at=at)
             elif port.role == "onboard" and self.onboard:
                 self.onboard.on_weight(reading, stable=stable, at=at)
+        elif reading.kind == "status" and reading.stable is False and port.name in self.stability:
+            # Motion reported in place of a weight (Toledo 8217 ``?A``): the weight before it
+            # is stale; without this the workflow would keep it as stable.
+            self.stability[port.name].reset()
+            if port.role == "weighbridge" and self.weighbridge:
+                self.weighbridge.on_motion()
+            elif port.role == "onboard" and self.onboard:
+                self.onboard.on_motion()
         elif reading.kind == "tag" and port.role == "rfid" and reading.tag_id:
             if self.weighbridge:
                 self.weighbridge.on_tag(reading.tag_id)

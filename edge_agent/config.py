@@ -7,6 +7,8 @@ cloud; what is here is what the device needs to start and reach the cloud.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -155,7 +157,9 @@ class AgentConfig(BaseSettings):
     gps: GpsConfig = GpsConfig()
     heartbeat_s: float = Field(default=30, gt=0)
     terminal_listen: str | None = None
-    """``host:port`` for the local terminal/driver page; None: not served."""
+    """``host:port`` for the local terminal/driver page (``127.0.0.1:8080``, ``[::1]:8080``;
+    a bare ``:8080`` is loopback); None: not served. Listening beyond loopback (a touch screen
+    on another box, the driver's phone on the truck's Wi-Fi) needs ``terminal_token``."""
     terminal_token: SecretStr | None = None
     """When set, the local page and its API require ``?token=`` (or the X-Terminal-Token
     header): the truck's Wi-Fi is not the only lock."""
@@ -178,6 +182,52 @@ class AgentConfig(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError(f"port names must be unique, got {names}")
         return self
+
+    @model_validator(mode="after")
+    def _terminal_is_locked_beyond_loopback(self) -> AgentConfig:
+        if self.terminal_token is not None and not self.terminal_token.get_secret_value():
+            raise ValueError("terminal_token is empty: leave it out, or set a real one")
+        if self.terminal_listen is None:
+            return self
+        host, _ = parse_listen(self.terminal_listen)
+        if self.terminal_token is None and not is_loopback(host):
+            raise ValueError(
+                f"terminal_listen {self.terminal_listen!r} serves the local page beyond this "
+                "machine without a terminal_token: anyone on that network could enter plates "
+                "and weighings. Set terminal_token, or listen on 127.0.0.1"
+            )
+        return self
+
+    def terminal_address(self) -> tuple[str, int] | None:
+        """Where the local page listens, as a socket address; None: not served."""
+        return None if self.terminal_listen is None else parse_listen(self.terminal_listen)
+
+
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\[\]:\s]*)):(?P<port>[0-9]{1,5})$")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 in brackets) as a socket address; an empty host is loopback, never
+    every interface. Raises ValueError with what is wrong."""
+    m = _LISTEN.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"terminal_listen {text!r} is not host:port (IPv6 as [::1]:8080)")
+    port = int(m["port"])
+    if not 0 <= port <= 65535:
+        raise ValueError(f"terminal_listen {text!r}: port {port} is not 0..65535")
+    host = m["v6"] if m["v6"] is not None else m["host"]
+    return (host or "127.0.0.1", port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach: ``localhost``, 127.0.0.0/8, ``::1``.
+    Any other name is not trusted to resolve to loopback."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_config(path: str | Path) -> AgentConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import socket
 import threading
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,8 +18,10 @@ from urllib.parse import parse_qs, urlparse
 
 import structlog
 
+from edge_agent.config import parse_listen
 from edge_agent.images import ImageRejected
 from edge_agent.workflows.onboard import JobError
+from firmware_profiles.base import Unit
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("edge_agent.terminal")
 STATIC = Path(__file__).with_name("static")
 MAX_BODY = 16 * 2**20
+MANUAL_UNITS: dict[str, Unit] = {"kg": "kg", "t": "t", "lb": "lb", "g": "g"}
+TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
 JOB_ACTION = re.compile(r"^/api/jobs/(?P<job>[^/]{1,64})/(?P<action>[a-z]+)$")
 
 
@@ -58,13 +63,13 @@ def state(agent: Agent) -> dict[str, Any]:
     }
     if agent.weighbridge:
         wb = agent.weighbridge
-        cur = wb.current
+        shown = wb.current  # (reading, stable)
         out["role"] = "weighbridge"
         out["weighbridge"] = {
-            "weight": _num(cur[0].weight) if cur else None,
-            "unit": cur[0].unit if cur else None,
-            "stable": cur[1] if cur else False,
-            "condition": cur[0].condition if cur else "error",
+            "weight": _num(shown[0].weight) if shown else None,
+            "unit": shown[0].unit if shown else None,
+            "stable": shown[1] if shown else False,
+            "condition": shown[0].condition if shown else "error",
             "last_event": wb.last_event,
             "identification": wb.identification.value if wb.identification else None,
             "open_weighings": wb.open_weighings(),
@@ -72,12 +77,12 @@ def state(agent: Agent) -> dict[str, Any]:
         }
     if agent.onboard:
         ob = agent.onboard
-        cur = ob.current
+        latest = ob.current  # (reading, monotonic time it came)
         out["role"] = "onboard"
         out["onboard"] = {
-            "weight": _num(cur[0].weight) if cur else None,
-            "unit": cur[0].unit if cur else None,
-            "stable": bool(ob.last_stable and cur and ob.last_stable[0] is cur[0]),
+            "weight": _num(latest[0].weight) if latest else None,
+            "unit": latest[0].unit if latest else None,
+            "stable": bool(ob.last_stable and latest and ob.last_stable[0] is latest[0]),
             "bin_tag": ob.bin_tag.tag_id if ob.bin_tag else None,
             "lifts": ob.lifts,
             "jobs": ob.jobs(),
@@ -90,7 +95,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("edge_agent.terminal_request", line=fmt % args)
+        # The request line carries the page's ``?token=``: never write it to a log.
+        log.debug("edge_agent.terminal_request", line=TOKEN_IN_QUERY.sub(r"\1***", fmt % args))
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -195,8 +201,8 @@ class Handler(BaseHTTPRequestHandler):
                 value = Decimal(str(manual)) if manual not in (None, "") else None
             except InvalidOperation:
                 raise BadRequest(f"weight {manual!r} is not a number") from None
-            unit = str(body.get("unit", "kg"))
-            if unit not in ("kg", "t", "lb", "g"):
+            unit = MANUAL_UNITS.get(str(body.get("unit", "kg")))
+            if unit is None:
                 raise BadRequest("unit is kg, t, lb or g")
             return agent.call(lambda: ob.record_weight(job_id, manual=value, unit=unit))
         if action == "counts":
@@ -233,6 +239,8 @@ class TerminalHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], agent: Agent, token: str | None) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
         self.agent = agent
         self.token = token
@@ -240,9 +248,11 @@ class TerminalHTTPServer(ThreadingHTTPServer):
 
 class TerminalServer:
     def __init__(self, agent: Agent, listen: str) -> None:
-        host, _, port = listen.rpartition(":")
+        # Parsed like the config validator did (which refused a non-loopback address without a
+        # token); an empty host is loopback, never every interface.
+        address = parse_listen(listen)
         token = agent.cfg.terminal_token.get_secret_value() if agent.cfg.terminal_token else None
-        self.httpd = TerminalHTTPServer((host or "127.0.0.1", int(port)), agent, token)
+        self.httpd = TerminalHTTPServer(address, agent, token)
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, name="terminal", daemon=True
         )

@@ -8,6 +8,9 @@
   ``resend_after_s`` and after every reconnect; the cloud deduplicates on ``message_id``.
 * The last will publishes ``Status(online=false)`` retained; on connect the agent publishes
   ``Status(online=true)`` retained.
+* TLS (``mqtts://``): the broker's certificate must chain to ``mqtt.ca_file`` (the system's CAs
+  when unset) and name the URL's host. There is no switch to skip either check; a failed
+  handshake is logged and retried (``tests/cloud/test_broker_tls.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from edge_agent.outbox import Outbox
 from protocols import (
     ContractError,
     Envelope,
+    Heartbeat,
     Receipt,
     Status,
     UpStream,
@@ -43,6 +47,7 @@ from protocols import (
 )
 
 log = structlog.get_logger("edge_agent.uplink")
+TLS_SCHEMES = ("mqtts", "ssl")
 UNSUPPORTED_PROTOCOL = {1, 132}  # 3.1.1 CONNACK rc 1, v5 reason 0x84
 CONNACK_TIMEOUT_S = 5.0
 """A broker that does not speak v5 may neither answer nor close: fall back after this."""
@@ -96,14 +101,18 @@ class Uplink:
         )
         user = c.username or self.cfg.device_id
         client.username_pw_set(user, c.password.get_secret_value() if c.password else None)
-        if urlparse(c.url).scheme in ("mqtts", "ssl"):
+        if urlparse(c.url).scheme in TLS_SCHEMES:
+            # paho's default context: certificate chain and host name are both checked.
             client.tls_set(
                 ca_certs=str(c.ca_file) if c.ca_file else None, cert_reqs=ssl.CERT_REQUIRED
             )
+        elif c.ca_file is not None:
+            log.warning("edge_agent.tls_not_used", url=c.url, ca_file=str(c.ca_file))
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(max(20, self.cfg.outbox.inflight))
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -124,7 +133,7 @@ class Uplink:
     def _connect(self) -> None:
         u = urlparse(self.cfg.mqtt.url)
         host = u.hostname or "127.0.0.1"
-        port = u.port or (8883 if u.scheme in ("mqtts", "ssl") else 1883)
+        port = u.port or (8883 if u.scheme in TLS_SCHEMES else 1883)
         self._connect_started = self.clock.monotonic()
         status_topic = up_topic(self.cfg.device_id, UpStream.STATUS)
         self.client.will_set(
@@ -168,7 +177,7 @@ class Uplink:
     def wake(self) -> None:
         self._wake.set()
 
-    def publish_presence(self, msg: Envelope) -> None:
+    def publish_presence(self, msg: Heartbeat | Status) -> None:
         """Heartbeats and status: not from the outbox, lost if offline (the next one follows)."""
         if self._connected.is_set():
             self.client.publish(up_topic(self.cfg.device_id, msg.type), encode(msg), qos=1)
@@ -207,6 +216,15 @@ class Uplink:
         log.info("edge_agent.connected", v5=self.v5, session_present=flags.session_present)
         self._wake.set()
 
+    def _on_connect_fail(self, _c: mqtt.Client, _ud: object) -> None:
+        """No CONNACK: the broker is unreachable, or the TLS handshake failed (a certificate
+        that does not chain to ``ca_file`` or does not name the host)."""
+        log.warning(
+            "edge_agent.connect_failed",
+            url=self.cfg.mqtt.url,
+            tls=urlparse(self.cfg.mqtt.url).scheme in TLS_SCHEMES,
+        )
+
     def _on_disconnect(
         self,
         _c: mqtt.Client,
@@ -225,7 +243,7 @@ class Uplink:
 
     def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
         try:
-            _, down = decode_down(msg.topic, msg.payload)
+            _, down = decode_down(msg.topic, bytes(msg.payload))
         except ContractError as exc:
             self.stats.bad_downlink += 1
             log.warning("edge_agent.bad_downlink", topic=msg.topic, error=str(exc))

@@ -1,7 +1,10 @@
 """``python -m firmware_profiles list`` and ``python -m firmware_profiles decode``.
 
 ``decode --profile NAME [--hex HEX] [--option key=value ...]`` prints one JSON object per frame
-found, in order; raw bytes are read from stdin when ``--hex`` is absent.
+found, in order; raw bytes are read from stdin when ``--hex`` is absent. Exit status: 0 when at
+least one frame was found (a frame that does not parse prints its error), 1 when the bytes held
+no complete frame (stderr says how many bytes were read and what the framer waited for), 2 for
+usage errors.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 
-from firmware_profiles.base import ProfileError, error_json
+from firmware_profiles.base import FirmwareProfile, ProfileError, error_json
 from firmware_profiles.registry import PROFILES, get_profile
 
 
@@ -57,10 +61,38 @@ def _decode(name: str, hex_text: str | None, options: dict[str, str]) -> int:
             return 2
     else:
         data = sys.stdin.buffer.read()
-    for item in profile.decode(data):
-        out = error_json(item) if isinstance(item, ProfileError) else item.to_json()
-        print(json.dumps(out))
+    framer = profile.framer()
+    found = _print_frames(profile, framer.feed(data))
+    # Read before flush(), which throws the held-back bytes away.
+    pending, waiting, discarded = framer.pending, framer.expecting(), framer.discarded
+    found += _print_frames(profile, framer.flush())
+    if found == 0:
+        print(
+            f"error: no complete {name} frame in {len(data)} byte(s) read; "
+            f"{discarded} byte(s) skipped as garbage, {pending} byte(s) left waiting for "
+            f"{waiting}",
+            file=sys.stderr,
+        )
+        return 1
+    if pending:
+        print(
+            f"note: the last {pending} byte(s) did not complete a frame (waiting for {waiting})",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _print_frames(profile: FirmwareProfile, frames: Iterable[bytes]) -> int:
+    """Parse and print each frame (a reading, or the error that says why not); the count."""
+    n = 0
+    for frame in frames:
+        try:
+            out = profile.parse(frame).to_json()
+        except ProfileError as exc:
+            out = error_json(exc)
+        print(json.dumps(out))
+        n += 1
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,6 +114,12 @@ class Reading:
         elif self.kind == "tag":
             out["tag_id"] = self.tag_id
         if self.kind != "weight":
+            # A status that says what the scale is doing instead of sending a weight (Toledo
+            # 8217 ``?A``: in motion): an absent key would read as "unknown".
+            if self.stable is not None:
+                out["stable"] = self.stable
+            if self.mode is not None:
+                out["mode"] = self.mode
             # A tare acknowledgement (MT-SICS ``T S``, SMA mode ``T``) or a failed command.
             if self.tare is not None:
                 out.update(tare=_num(self.tare), unit=self.unit)
@@ -230,6 +236,15 @@ class Framer(Protocol):
         """End of input: yield a frame that was complete but waited for a look-ahead byte."""
         ...
 
+    @property
+    def pending(self) -> int:
+        """Bytes held back, waiting for the rest of a frame."""
+        ...
+
+    def expecting(self) -> str:
+        """What the framer waits for next, in words (for a user told that no frame came)."""
+        ...
+
 
 class _BufferedFramer:
     """Buffer handling shared by the framers below: masking, a size cap and counting."""
@@ -254,6 +269,13 @@ class _BufferedFramer:
     def flush(self) -> Iterator[bytes]:
         self._drop(len(self._buf))
         return iter(())
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def expecting(self) -> str:
+        return "a complete frame"
 
 
 class LineFramer(_BufferedFramer):
@@ -326,6 +348,12 @@ class LineFramer(_BufferedFramer):
             if frame:
                 yield frame
 
+    def expecting(self) -> str:
+        if self.start is not None and not self._buf.startswith(self.start):
+            return f"the start byte {self.start!r}"
+        tail = f" and {self.trailer} trailing byte(s)" if self.trailer else ""
+        return f"the terminator {self.terminator!r}{tail}"
+
     def _synced(self, frame: bytes) -> bytes:
         lead = 0
         while lead < len(frame) and frame[lead] in self.idle:
@@ -388,6 +416,12 @@ class FixedFramer(_BufferedFramer):
                     break
             if not decided:
                 self._drop(1)  # not a frame start after all: resync on the next start byte
+
+    def expecting(self) -> str:
+        if not self._buf:
+            return f"the start byte {bytes([self.start])!r}"
+        sizes = " or ".join(str(n) for n in self.lengths)
+        return f"the rest of a {sizes}-byte frame ({len(self._buf)} byte(s) so far)"
 
 
 class PatternFramer(_BufferedFramer):

@@ -4,6 +4,7 @@ Formats told apart by length between STX and ETX (serial-protocols.md §6a)::
 
     D      STX SIGN WEIGHT(7) ETX                                   10 bytes, no status
     A / 1  STX SIGN WEIGHT(7) STATUS ETX                            11 bytes
+    B      STX STATUS SIGN WEIGHT(7) UNITS(3) ETX                   14 bytes
     3      STX WEIGHT(8) G/N M/S I/O/U Z/_ SP SP ETX               16 bytes
     C / 2  STX SIGN WEIGHT(7) S1 S2 S3 S4 UNITS(3) ETX              17 bytes (FMT_6: S5 sign)
 
@@ -11,9 +12,12 @@ Formats told apart by length between STX and ETX (serial-protocols.md §6a)::
   0x20 none, 0x30 red, 0x60 green, 0x70 both): bit 4 red, bit 6 green are masked off first.
   That reading of the sign byte is inferred from one reader's comment (unverified).
 * WEIGHT: includes the decimal point, leading spaces.
-* STATUS (A): G gross, N net, U underload, O overload, M motion, E error.
+* STATUS (A, B): G gross, N net, U underload, O overload, M motion, E error. In format B the
+  status comes first (``STX N   15000 kg ETX``; the same bytes as Rice Lake OB-350 scoreboard
+  format 3).
 * S1 G/N/U/O/E; S2 ``M`` or space; S3 ``Z`` centre of zero; S4 ``-`` single range, 1/2 dual.
-* UNITS: e.g. `` kg``; sent as three spaces while the weight is not stable.
+* UNITS (B, C): e.g. `` kg``; sent as three spaces while the weight is not stable (documented
+  for format C; accepted in B too).
 
 Format D has no motion flag (``stable`` is None). The start and end characters are
 configurable on the instrument; this profile expects the STX/ETX defaults. Formats A, D and 3
@@ -50,6 +54,14 @@ FORMATS: dict[str, re.Pattern[bytes]] = {
         rb"(?P<status>[GNUOME])"  # gross / net / underload / overload / motion / error
         rb"\x03"
     ),
+    "B": re.compile(
+        rb"\x02"
+        rb"(?P<status>[GNUOME])"  # gross / net / underload / overload / motion / error
+        rb"(?P<sign>[\x20-\x7f])"  # sign (+ traffic-light bits)
+        rb"(?P<weight>[ 0-9.]{7})"  # weight, decimal point included, leading spaces
+        rb"(?P<units>[ a-zA-Z]{3})"  # units, right-aligned; blank while unstable
+        rb"\x03"
+    ),
     "3": re.compile(
         rb"\x02"
         rb"(?P<weight>[ +\-0-9.]{8})"  # weight with its sign
@@ -72,7 +84,7 @@ FORMATS: dict[str, re.Pattern[bytes]] = {
         rb"\x03"
     ),
 }
-FORMAT_BY_LENGTH = {10: "D", 11: "A", 16: "3", 17: "C"}
+FORMAT_BY_LENGTH = {10: "D", 11: "A", 14: "B", 16: "3", 17: "C"}
 CONDITIONS: dict[str, Condition] = {"U": "underload", "O": "overload", "E": "error"}
 RANGE_CONDITIONS: dict[str, Condition] = {"I": "ok", "O": "overload", "U": "underload"}
 LIGHTS = {0x00: None, 0x10: "red", 0x40: "green", 0x50: "red+green"}
@@ -80,7 +92,7 @@ LIGHTS = {0x00: None, 0x10: "red", 0x40: "green", 0x50: "red+green"}
 
 class RinstrumAuto(FirmwareProfile):
     name: ClassVar[str] = "rinstrum-auto"
-    description: ClassVar[str] = "Rinstrum automatic output formats A/C/D/3 (STX..ETX, 10 Hz)"
+    description: ClassVar[str] = "Rinstrum automatic output formats A/B/C/D/3 (STX..ETX, 10 Hz)"
     serial: ClassVar[SerialSettings] = SerialSettings(
         9600, 8, "N", 1, alternatives=("19200 8N1", "4800 8N1", "2400 8N1")
     )
@@ -92,7 +104,7 @@ class RinstrumAuto(FirmwareProfile):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         # "auto": told apart by frame length; or pin one format so others are rejected.
-        self.format = self._choice("format", ("auto", "A", "C", "D", "3"), "auto")
+        self.format = self._choice("format", ("auto", "A", "B", "C", "D", "3"), "auto")
         self.unit = self._unit_option()
         self.has_stability_flag = self.format != "D"
 
@@ -102,7 +114,7 @@ class RinstrumAuto(FirmwareProfile):
     def parse(self, frame: bytes) -> Reading:
         fmt = FORMAT_BY_LENGTH.get(len(frame))
         if fmt is None or (self.format != "auto" and fmt != self.format):
-            want = "10, 11, 16 or 17" if self.format == "auto" else f"format {self.format}"
+            want = "10, 11, 14, 16 or 17" if self.format == "auto" else f"format {self.format}"
             raise FrameError(f"expected a {want} frame, got {len(frame)} bytes: {frame!r}")
         m = FORMATS[fmt].fullmatch(frame)
         if m is None:
@@ -122,12 +134,16 @@ class RinstrumAuto(FirmwareProfile):
             if fmt == "D":
                 stable, mode, condition = None, None, "ok"
                 unit, unit_text = self.unit, ""
-            elif fmt == "A":
+            elif fmt in ("A", "B"):
                 status = chr(m["status"][0])
                 stable = status != "M"
                 mode = {"G": "gross", "N": "net"}.get(status)
                 condition = CONDITIONS.get(status, "ok")
-                unit, unit_text = self.unit, ""
+                if fmt == "A":
+                    unit, unit_text = self.unit, ""
+                else:
+                    unit_text = m["units"].decode().strip()
+                    unit = known_unit(unit_text) if unit_text else self.unit
             else:
                 s1 = chr(m["s1"][0])
                 stable = m["s2"] != b"M"
@@ -179,6 +195,8 @@ def encode_frame(
         body = f"{sign}{value:>7}"
     elif fmt == "A":
         body = f"{sign}{value:>7}{'M' if motion else status}"
+    elif fmt == "B":
+        body = f"{'M' if motion else status}{sign}{value:>7}{units if not motion else '   '}"
     elif fmt == "3":
         body = f"{sign + value:>8}{status}{'M' if motion else 'S'}I   "
     else:

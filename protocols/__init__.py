@@ -21,6 +21,7 @@ from protocols.messages import (
     Heartbeat,
     Job,
     JobDispatch,
+    JobEvent,
     JobUpdate,
     JobWeight,
     Measurement,
@@ -35,6 +36,7 @@ from protocols.messages import (
     WeighingPass,
     WeighingTicket,
     WeightReading,
+    WeightSource,
 )
 from protocols.topics import (
     DownStream,
@@ -64,6 +66,7 @@ __all__ = [
     "InvalidJson",
     "Job",
     "JobDispatch",
+    "JobEvent",
     "JobUpdate",
     "JobWeight",
     "Measurement",
@@ -83,6 +86,7 @@ __all__ = [
     "WeighingPass",
     "WeighingTicket",
     "WeightReading",
+    "WeightSource",
     "decode",
     "decode_down",
     "decode_up",

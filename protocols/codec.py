@@ -55,7 +55,7 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def _load(payload: bytes | str, adapter: TypeAdapter[Any]) -> Any:
+def _load(payload: bytes | bytearray | str, adapter: TypeAdapter[Any]) -> Any:
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
@@ -71,12 +71,12 @@ def _load(payload: bytes | str, adapter: TypeAdapter[Any]) -> Any:
         raise SchemaMismatch(_describe(exc)) from None
 
 
-def decode(payload: bytes | str) -> Envelope:
+def decode(payload: bytes | bytearray | str) -> Envelope:
     """Any v1 message, up or down."""
     return _load(payload, _message)
 
 
-def decode_up(topic: str, payload: bytes | str) -> tuple[Topic, Envelope]:
+def decode_up(topic: str, payload: bytes | bytearray | str) -> tuple[Topic, Envelope]:
     """Decode a device->cloud message and check it against the topic it arrived on."""
     try:
         parsed = parse_topic(topic)
@@ -94,7 +94,7 @@ def decode_up(topic: str, payload: bytes | str) -> tuple[Topic, Envelope]:
     return parsed, msg
 
 
-def decode_down(topic: str, payload: bytes | str) -> tuple[Topic, Envelope]:
+def decode_down(topic: str, payload: bytes | bytearray | str) -> tuple[Topic, Envelope]:
     """Decode a cloud->device message and check it against its topic."""
     try:
         parsed = parse_topic(topic)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 MAX_PAYLOAD_BYTES = 256 * 1024
 """Largest message accepted on the MQTT path; images and PDFs go over HTTPS instead."""
 
@@ -46,6 +46,8 @@ Weight = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=12, decimal_pl
 Unit = Literal["kg", "g", "t", "lb"]
 Condition = Literal["ok", "overload", "underload", "error"]
 Mode = Literal["gross", "net"]
+JobEvent = Literal["arrived", "started", "completed", "failed"]
+WeightSource = Literal["scale", "manual"]
 
 
 class _Frozen(BaseModel):
@@ -58,6 +60,8 @@ class Envelope(_Frozen):
     seq: int = Field(ge=0)
     occurred_at: AwareDatetime
     schema_version: Literal[1] = SCHEMA_VERSION
+    type: str
+    """The message stream; each message narrows it to its own ``Literal`` with a default."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +247,7 @@ class JobWeight(_Frozen):
     value: Weight
     unit: Unit
     mode: Mode = "gross"
-    source: Literal["scale", "manual"] = "scale"
+    source: WeightSource = "scale"
     tag_id: Annotated[str, StringConstraints(pattern=r"^(?:[0-9A-F]{10}|[0-9]{15})$")] | None = None
     """RFID tag of the bin lifted, for bin-lift weighings."""
 
@@ -251,7 +255,7 @@ class JobWeight(_Frozen):
 class JobUpdate(Envelope):
     type: Literal["job-update"] = "job-update"
     job_id: ShortText
-    event: Literal["arrived", "started", "completed", "failed"]
+    event: JobEvent
     counts: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")], int] = Field(
         default_factory=dict
     )

@@ -12,10 +12,15 @@ from cloud.settings import get_settings
 
 broker_app = typer.Typer(no_args_is_help=True, help="Mosquitto authentication and ACLs")
 
+RESTART_HINT = (
+    "restart the broker to apply: systemctl restart mosquitto. A reload (SIGHUP) is not enough:"
+    " Mosquitto 2.0 reads dynsec.json only at start, revoked devices would stay connected"
+)
+
 
 @broker_app.command("config")
 def broker_config(
-    out: Annotated[Path, typer.Option(help="directory for passwd, acl and auth.conf")],
+    out: Annotated[Path, typer.Option(help="directory for dynsec.json and auth.conf")],
     port: Annotated[int, typer.Option(min=1, max=65535, help="device listener port")] = 1883,
     bind: Annotated[str, typer.Option(help="device listener address")] = "127.0.0.1",
     service_port: Annotated[
@@ -31,9 +36,21 @@ def broker_config(
     owner: Annotated[
         str | None, typer.Option(help="chown the files to this user (the one Mosquitto runs as)")
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate (and chain) for a TLS device listener (mqtts://)"),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="the private key of --tls-cert")] = None,
+    dynsec_plugin: Annotated[
+        Path | None,
+        typer.Option(
+            help="Mosquitto's mosquitto_dynamic_security.so (default: looked up in the usual"
+            " library directories)"
+        ),
+    ] = None,
 ) -> None:
-    """Write the broker's password file, ACL and listener config from the device registry.
-    Reload the broker afterwards (SIGHUP)."""
+    """Write the broker's accounts, ACLs and listener config from the device registry.
+    Restart the broker afterwards (a reload does not apply them)."""
     from cloud.broker.config import (
         DEFAULT_INGEST_USERNAME,
         Listener,
@@ -55,8 +72,9 @@ def broker_config(
                 out=out,
                 ingest_username=username,
                 ingest_password=password,
-                devices=Listener(port, bind),
+                devices=Listener(port, bind, certfile=tls_cert, keyfile=tls_key),
                 service=Listener(service_port, service_bind) if service_port else None,
+                dynsec_plugin=dynsec_plugin,
             )
     except AppError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
@@ -79,4 +97,4 @@ def broker_config(
             " user: pass --owner mosquitto",
             err=True,
         )
-    typer.echo("reload the broker to apply: systemctl reload mosquitto (or kill -HUP <pid>)")
+    typer.echo(RESTART_HINT)

@@ -2,13 +2,26 @@
 
 ``oms broker config --out DIR`` writes:
 
-- ``DIR/passwd``: one ``user:$7$...`` line per active device plus the ingest account (0600);
-- ``DIR/acl``: what each of them may read and write;
-- ``DIR/auth.conf``: the listener(s) using those files.
+- ``DIR/dynsec.json``: the dynamic-security plugin's database (0600): one client and one role
+  per active device plus the ingest account, with what each may publish, receive and
+  *subscribe to*;
+- ``DIR/auth.conf``: the listener(s) loading that plugin;
+- with ``service_port`` also ``DIR/passwd-service`` and ``DIR/acl-service`` (the ingest account
+  on its own listener).
 
-Revoked devices and devices without a (well-formed) hash get neither a password line nor an
-ACL entry. Mosquitto re-reads both files on SIGHUP and, in 2.0.11, disconnects clients whose
-credentials are gone (see ``tests/cloud/test_broker_security.py``).
+Why the plugin and not ``acl_file``: the ``acl_file`` check answers "allowed" to every
+SUBSCRIBE, in 2.0.11 and in every version since (it only filters deliveries), so a device
+could join ingest's shared subscription ``$share/ingest/oms/v1/+/up/#`` and take every other
+message of every tenant away from ingest, then have it dropped on its own read check (issue 8,
+finding 2). The
+dynamic-security plugin shipped with Mosquitto 2.0 checks subscriptions too and denies any that
+no role grants; 2.0.11 hands it the filter *with* the ``$share/<group>/`` prefix, so a device
+role that grants ``oms/v1/<id>/down/#`` grants no shared subscription at all. Its password
+fields are the same PBKDF2-SHA512 as the registry's ``$7$`` hashes, so no plaintext is needed.
+
+Revoked devices and devices without a (well-formed) hash get no client. 2.0.11 reads
+``dynsec.json`` only when the broker starts: a SIGHUP does *not* apply registry changes, the
+broker must be restarted (see ``tests/cloud/test_broker_security.py``).
 
 With ``service_port`` the cloud's own accounts get a second listener (see
 :func:`render_auth_conf`): ``use_username_as_clientid`` would make several ingest workers that
@@ -17,6 +30,9 @@ share one account take each other's client id and disconnect each other.
 
 from __future__ import annotations
 
+import base64
+import glob
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -27,13 +43,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.devices.credentials import (
+    CredentialHashInvalid,
     hash_password,
     is_mosquitto_hash,
     new_password,
+    parse_hash,
     verify_password,
 )
 from cloud.devices.models import Device
-from cloud.errors import Conflict
+from cloud.errors import Conflict, Unprocessable
 from protocols.topics import (
     DEVICE_ID_RE,
     PREFIX,
@@ -44,8 +62,9 @@ from protocols.topics import (
 )
 
 DEFAULT_INGEST_USERNAME = "oms-ingest"
-PASSWD = "passwd"  # noqa: S105 - a file name
+PASSWD = "passwd"  # noqa: S105 - a file name (written before issue 8; removed when found)
 ACL = "acl"
+DYNSEC = "dynsec.json"
 AUTH_CONF = "auth.conf"
 SERVICE_PASSWD = "passwd-service"  # noqa: S105 - a file name
 SERVICE_ACL = "acl-service"
@@ -55,6 +74,28 @@ _SERVICE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # subscription: Mosquitto checks deliveries against the plain topic) and write every downlink.
 INGEST_READ = ingest_filter()
 INGEST_WRITE = "/".join((PREFIX, "+", Direction.DOWN.value, "#"))
+# What the ingest may subscribe to: the plain filter (MQTT 3.1.1, one worker) and the shared
+# one under any group name (``OMS_INGEST_SHARED_GROUP``). The plugin sees the ``$share/`` prefix.
+INGEST_SUBSCRIBE = (INGEST_READ, ingest_filter(shared_group="+"))
+
+DYNSEC_PLUGIN_NAME = "mosquitto_dynamic_security.so"
+DYNSEC_PLUGIN_GLOBS = (
+    f"/usr/lib/*/{DYNSEC_PLUGIN_NAME}",  # Debian/Ubuntu multiarch (package mosquitto)
+    f"/usr/lib/{DYNSEC_PLUGIN_NAME}",
+    f"/usr/lib64/{DYNSEC_PLUGIN_NAME}",
+    f"/usr/local/lib/{DYNSEC_PLUGIN_NAME}",
+)
+# Deny what no role grants. ``unsubscribe`` stays open: leaving a subscription is harmless.
+DYNSEC_DEFAULTS = {
+    "publishClientSend": False,
+    "publishClientReceive": False,
+    "subscribe": False,
+    "unsubscribe": True,
+}
+
+
+class DynsecPluginNotFound(Unprocessable):
+    """Mosquitto's dynamic-security plugin is not where we looked: pass its path."""
 
 
 class AccountNameClash(Conflict):
@@ -72,12 +113,37 @@ class Account:
     read: tuple[str, ...]
     write: tuple[str, ...]
     note: str
+    subscribe: tuple[str, ...] = ()
+    """Filters it may subscribe to (dynamic-security ``subscribePattern``: the filter itself or
+    a narrower one). Nothing else, and no ``$share/`` filter unless listed."""
+
+
+class TlsFilesInvalid(Unprocessable):
+    """A TLS listener without both of its files."""
 
 
 @dataclass(frozen=True)
 class Listener:
     port: int = 1883
     bind: str = "127.0.0.1"
+    certfile: Path | None = None
+    """PEM server certificate (with its chain): the listener speaks TLS only (mqtts://)."""
+    keyfile: Path | None = None
+
+    def tls_lines(self) -> list[str]:
+        if self.certfile is None and self.keyfile is None:
+            return []
+        if self.certfile is None or self.keyfile is None:
+            raise TlsFilesInvalid("a TLS listener needs both a certificate and its key")
+        for f in (self.certfile, self.keyfile):
+            if not f.is_file():
+                raise TlsFilesInvalid(f"TLS file {str(f)!r} not found")
+        return [
+            "# TLS: devices connect with mqtts:// and check this certificate against their CA.",
+            f"certfile {self.certfile.resolve()}",
+            f"keyfile {self.keyfile.resolve()}",
+            "tls_version tlsv1.2",
+        ]
 
 
 @dataclass
@@ -113,6 +179,7 @@ def device_accounts(session: Session) -> tuple[list[Account], list[str]]:
                 password_hash=device.credential_hash,
                 read=(device_downlink_filter(device.id),),
                 write=(device_uplink_filter(device.id),),
+                subscribe=(device_downlink_filter(device.id),),
                 note=f"device {device.id} ({device.kind}, tenant {device.tenant_id})",
             )
         )
@@ -126,6 +193,7 @@ def ingest_account(username: str, password_hash: str) -> Account:
         password_hash=password_hash,
         read=(INGEST_READ,),
         write=(INGEST_WRITE,),
+        subscribe=INGEST_SUBSCRIBE,
         note="cloud ingest (service account)",
     )
 
@@ -166,13 +234,72 @@ def render_acl(accounts: Iterable[Account]) -> str:
     return "".join(out)
 
 
-def render_auth_conf(directory: Path, *, devices: Listener, service: Listener | None = None) -> str:
+def role_name(username: str) -> str:
+    return f"oms-{username}"
+
+
+def dynsec_client(account: Account) -> dict[str, object]:
+    """A dynamic-security client from a ``$7$`` hash: the plugin stores the same PBKDF2-SHA512
+    as separate base64 fields (12-byte salt, 64-byte digest, iterations)."""
+    if not is_mosquitto_hash(account.password_hash):
+        raise ValueError(f"refusing to write a malformed hash for {account.username!r}")
+    iterations, salt, digest = parse_hash(account.password_hash)
+    return {
+        "username": account.username,
+        "textName": account.note,
+        "password": base64.b64encode(digest).decode("ascii"),
+        "salt": base64.b64encode(salt).decode("ascii"),
+        "iterations": iterations,
+        "roles": [{"rolename": role_name(account.username)}],
+    }
+
+
+def dynsec_role(account: Account) -> dict[str, object]:
+    acls = [
+        *({"acltype": "publishClientSend", "topic": t, "allow": True} for t in account.write),
+        *({"acltype": "publishClientReceive", "topic": t, "allow": True} for t in account.read),
+        *({"acltype": "subscribePattern", "topic": t, "allow": True} for t in account.subscribe),
+    ]
+    return {"rolename": role_name(account.username), "textName": account.note, "acls": acls}
+
+
+def render_dynsec(accounts: Iterable[Account]) -> str:
+    """The plugin's database. One role per account rather than ``%u`` patterns, for the reasons
+    given in :func:`render_acl`. It has no admin client: nobody can change it through
+    ``$CONTROL/dynamic-security``, so the plugin never rewrites the file."""
+    ordered = sorted(accounts, key=lambda a: a.username)
+    doc = {
+        "defaultACLAccess": DYNSEC_DEFAULTS,
+        "clients": [dynsec_client(a) for a in ordered],
+        "groups": [],
+        "roles": [dynsec_role(a) for a in ordered],
+    }
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+
+def find_dynsec_plugin() -> Path:
+    for pattern in DYNSEC_PLUGIN_GLOBS:
+        for hit in sorted(glob.glob(pattern)):
+            return Path(hit)
+    raise DynsecPluginNotFound(
+        f"{DYNSEC_PLUGIN_NAME} not found (Debian: package mosquitto 2.0); pass --dynsec-plugin"
+    )
+
+
+def render_auth_conf(
+    directory: Path,
+    *,
+    devices: Listener,
+    service: Listener | None = None,
+    plugin: Path,
+) -> str:
     """The listener section. Listener-level options follow their ``listener`` line: before
     any listener they would configure (and open) Mosquitto's default listener on 1883."""
     d = directory.resolve()
     head = [
         "# Generated by `oms broker config`: do not edit; regenerate from the device registry.",
-        "# Reload with SIGHUP (systemctl reload mosquitto): passwd and acl are re-read.",
+        "# Apply with a RESTART (systemctl restart mosquitto): Mosquitto 2.0 reads dynsec.json",
+        "# only at start, a reload (SIGHUP) leaves revoked devices connected and able to log in.",
         f"per_listener_settings {'true' if service else 'false'}",
         "# A retained message is delivered only while its publisher may still write the topic",
         "# (a revoked device's retained status goes quiet). 2.0's default, stated on purpose.",
@@ -183,10 +310,13 @@ def render_auth_conf(directory: Path, *, devices: Listener, service: Listener | 
         "# Devices: the client id is replaced by the user name, so a device can neither take",
         "# over another device's session nor disconnect it by reusing its client id.",
         f"listener {devices.port} {devices.bind}",
+        *devices.tls_lines(),
         "allow_anonymous false",
-        f"password_file {d / PASSWD}",
-        f"acl_file {d / ACL}",
         "use_username_as_clientid true",
+        "# Passwords and ACLs, subscriptions included: a device may subscribe only inside its",
+        "# own oms/v1/<id>/down/ subtree and to no $share/ filter (acl_file cannot refuse that).",
+        f"plugin {plugin}",
+        f"plugin_opt_config_file {d / DYNSEC}",
     ]
     if service is None:
         return "\n".join([*head, *device_block, ""])
@@ -195,6 +325,7 @@ def render_auth_conf(directory: Path, *, devices: Listener, service: Listener | 
         "# Cloud services (ingest workers share one account and keep their own client ids).",
         "# Only service accounts exist here; bind it where devices cannot reach it.",
         f"listener {service.port} {service.bind}",
+        *service.tls_lines(),
         "allow_anonymous false",
         f"password_file {d / SERVICE_PASSWD}",
         f"acl_file {d / SERVICE_ACL}",
@@ -207,10 +338,31 @@ def existing_hash(path: Path, username: str) -> str | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    if path.name == DYNSEC:
+        return _dynsec_hash(text, username)
     for line in text.splitlines():
         name, sep, hashed = line.partition(":")
         if sep and name == username and is_mosquitto_hash(hashed):
             return hashed
+    return None
+
+
+def _dynsec_hash(text: str, username: str) -> str | None:
+    """The ``$7$`` hash of ``username`` in a dynsec.json we wrote, or None."""
+    try:
+        doc = json.loads(text)
+        for client in doc.get("clients", []):
+            if client.get("username") == username:
+                salt = base64.b64decode(client["salt"], validate=True)
+                digest = base64.b64decode(client["password"], validate=True)
+                hashed = (
+                    f"$7${int(client['iterations'])}${base64.b64encode(salt).decode()}"
+                    f"${base64.b64encode(digest).decode()}"
+                )
+                parse_hash(hashed)
+                return hashed
+    except (ValueError, KeyError, TypeError, AttributeError, CredentialHashInvalid):
+        return None
     return None
 
 
@@ -220,7 +372,11 @@ def ingest_credentials(out: Path, *, username: str, password: str | None) -> tup
     The hash already in ``out`` is kept when it still matches (so a rerun changes nothing and
     a running ingest keeps working); with no configured password a new one is generated only
     when there is none yet."""
-    current = existing_hash(out / SERVICE_PASSWD, username) or existing_hash(out / PASSWD, username)
+    current = (
+        existing_hash(out / SERVICE_PASSWD, username)
+        or existing_hash(out / DYNSEC, username)
+        or existing_hash(out / PASSWD, username)  # written by a version before issue 8
+    )
     if password:
         if current and verify_password(password, current):
             return current, None
@@ -239,8 +395,10 @@ def build_broker_config(
     ingest_password: str | None = None,
     devices: Listener | None = None,
     service: Listener | None = None,
+    dynsec_plugin: Path | None = None,
 ) -> GeneratedConfig:
     devices = devices or Listener()
+    plugin = dynsec_plugin or find_dynsec_plugin()
     check_service_name(ingest_username)
     accounts, skipped = device_accounts(session)
     if any(a.username == ingest_username for a in accounts):
@@ -251,13 +409,12 @@ def build_broker_config(
         out, username=ingest_username, password=ingest_password
     )
     ingest = ingest_account(ingest_username, ingest_hash)
-    auth = render_auth_conf(out, devices=devices, service=service)
+    auth = render_auth_conf(out, devices=devices, service=service, plugin=plugin)
     if service is None:
-        files = {PASSWD: render_passwd([*accounts, ingest]), ACL: render_acl([*accounts, ingest])}
+        files = {DYNSEC: render_dynsec([*accounts, ingest])}
     else:
         files = {
-            PASSWD: render_passwd(accounts),
-            ACL: render_acl(accounts),
+            DYNSEC: render_dynsec(accounts),
             SERVICE_PASSWD: render_passwd([ingest]),
             SERVICE_ACL: render_acl([ingest]),
         }
@@ -272,7 +429,8 @@ def build_broker_config(
     )
 
 
-MODES = {PASSWD: 0o600, SERVICE_PASSWD: 0o600, ACL: 0o640, SERVICE_ACL: 0o640, AUTH_CONF: 0o644}
+MODES = {DYNSEC: 0o600, SERVICE_PASSWD: 0o600, SERVICE_ACL: 0o640, AUTH_CONF: 0o644}
+GENERATED = (PASSWD, ACL, DYNSEC, SERVICE_PASSWD, SERVICE_ACL, AUTH_CONF)
 
 
 def write_broker_config(config: GeneratedConfig, *, owner: str | None = None) -> list[Path]:
@@ -289,8 +447,10 @@ def write_broker_config(config: GeneratedConfig, *, owner: str | None = None) ->
     written = []
     for name, content in config.files.items():
         written.append(_write_atomic(out / name, content, MODES[name], uid, gid))
-    if SERVICE_PASSWD not in config.files:
-        for stale in (SERVICE_PASSWD, SERVICE_ACL):
+    # Files of another layout (one listener vs two, or the acl_file config before issue 8)
+    # would only mislead whoever reads the directory.
+    for stale in GENERATED:
+        if stale not in config.files:
             (out / stale).unlink(missing_ok=True)
     return written
 

@@ -61,10 +61,13 @@ def new_client(
     if address.username:
         client.username_pw_set(address.username, address.password)
     if address.tls:
+        # paho's default context: the broker's certificate must chain to ``ca_file`` (the
+        # system's CAs when None) and name ``address.host``; there is no switch to skip that.
         client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
     # Come back quickly after a broker restart: Mosquitto 2.0 does not restore shared
     # subscriptions, so until ingest subscribes again device messages find no subscriber.
-    client.reconnect_delay_set(min_delay=0.5, max_delay=5)
+    # (paho takes seconds as a float; its annotation says int.)
+    client.reconnect_delay_set(min_delay=0.5, max_delay=5)  # type: ignore[arg-type]
     client.max_queued_messages_set(0)
     client.max_inflight_messages_set(1000)
     return client

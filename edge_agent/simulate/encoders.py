@@ -146,7 +146,8 @@ def _cas(s: ScaleState) -> bytes:
 
 
 def _and_ad(s: ScaleState) -> bytes:
-    return and_ad.encode_frame(f"+{s.weight:08d}", unit="kg", stable=not s.motion)
+    # the indicator form (AD-4400 series), as at a weighbridge: a second header, GS
+    return and_ad.encode_frame(f"+{s.weight:08d}", unit="kg", stable=not s.motion, header2="GS")
 
 
 def _xk3190_a9(s: ScaleState) -> bytes:
@@ -242,7 +243,7 @@ FORMATS: dict[str, WeightFormat] = {
             options={"unit": "kg", "decimals": 0},
         ),
         _format("cas", "22-byte frame with lamp byte, kg", _stateless(_cas), capacity=99_999_999),
-        _format("and-ad", "ST/US, 8 digits, kg", _stateless(_and_ad), capacity=99_999_999),
+        _format("and-ad", "ST/US,GS, 8 digits, kg", _stateless(_and_ad), capacity=99_999_999),
         _format(
             "xk3190-a9",
             "tF=0 12-byte frame, no decimals",

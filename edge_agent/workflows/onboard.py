@@ -21,7 +21,16 @@ from edge_agent.images import PreparedImage, prepare_photo, render_signature
 from edge_agent.outbox import Outbox
 from edge_agent.uploads import FileStore
 from firmware_profiles import Reading
-from protocols import Attachment, JobDispatch, JobUpdate, JobWeight, ProofOfDelivery
+from firmware_profiles.base import Unit
+from protocols import (
+    Attachment,
+    JobDispatch,
+    JobEvent,
+    JobUpdate,
+    JobWeight,
+    ProofOfDelivery,
+    WeightSource,
+)
 from protocols.normalize import to_kg
 
 log = structlog.get_logger("edge_agent.onboard")
@@ -168,6 +177,11 @@ class OnboardWorkflow:
         self.current = None
         self.last_stable = None
 
+    def on_motion(self) -> None:
+        """The indicator reports motion instead of a weight (Toledo 8217 ``?A``): the last
+        stable weight no longer holds, so the driver cannot record it."""
+        self.last_stable = None
+
     # -- driver actions ------------------------------------------------------------------
 
     def arrive(
@@ -179,14 +193,14 @@ class OnboardWorkflow:
         self._event(job_id, "started", from_=("open", "arrived"))
 
     def record_weight(
-        self, job_id: str, *, manual: Decimal | None = None, unit: str = "kg"
+        self, job_id: str, *, manual: Decimal | None = None, unit: Unit = "kg"
     ) -> dict[str, Any]:
         """The scale's stable weight now, or a typed one (marked manual). Never invented."""
         self._job(job_id, states=OPEN)
         if manual is not None:
             if manual < 0:
                 raise JobError("a weight cannot be negative")
-            r = Reading(kind="weight", weight=manual, unit=unit, stable=True, mode="net")  # type: ignore[arg-type]
+            r = Reading(kind="weight", weight=manual, unit=unit, stable=True, mode="net")
             return self._add_weight(job_id, r, self.clock.now(), tag_id=None, source="manual")
         if self.last_stable is None:
             raise JobError("the scale shows no stable weight")
@@ -313,7 +327,13 @@ class OnboardWorkflow:
             self._set(db, job_id, **fields)
 
     def _add_weight(
-        self, job_id: str, reading: Reading, at: datetime, *, tag_id: str | None, source: str
+        self,
+        job_id: str,
+        reading: Reading,
+        at: datetime,
+        *,
+        tag_id: str | None,
+        source: WeightSource,
     ) -> dict[str, Any]:
         assert reading.weight is not None and reading.unit is not None
         w = JobWeight(
@@ -323,7 +343,7 @@ class OnboardWorkflow:
             mode=reading.mode or "gross",
             source=source,
             tag_id=tag_id,
-        ).model_dump(mode="json")  # type: ignore[arg-type]
+        ).model_dump(mode="json")
         job = self._job(job_id, states=OPEN)
         with self.outbox.transaction() as db:
             self._set(db, job_id, weights=json.dumps([*job["weights"], w]))
@@ -339,7 +359,7 @@ class OnboardWorkflow:
     def _event(
         self,
         job_id: str,
-        event: str,
+        event: JobEvent,
         *,
         from_: Sequence[str],
         status: str | None = None,
@@ -359,5 +379,5 @@ class OnboardWorkflow:
                     **fields,
                 ),
                 db,
-            )  # type: ignore[arg-type]
+            )
             self._set(db, job_id, status=status or event)

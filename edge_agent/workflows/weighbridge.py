@@ -83,6 +83,13 @@ class WeighbridgeWorkflow:
         self.last_stable = None
         self.current = None
 
+    def on_motion(self) -> None:
+        """The indicator reports motion instead of a weight (Toledo 8217 ``?A``): the weight
+        shown last is no longer stable, and cannot be captured."""
+        self.last_stable = None
+        if self.current is not None:
+            self.current = (self.current[0], False)
+
     def open_weighings(self) -> list[dict[str, Any]]:
         with self.outbox.transaction() as db:
             rows = db.execute(

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -53,6 +54,27 @@ def test_golden_example_on_its_topic(path: Path) -> None:
         topic = protocols.down_topic(msg.device_id, msg.type)
         _, again = protocols.decode_down(topic, path.read_bytes())
     assert again == msg
+    # what an MQTT client may hand over: a bytearray, or text
+    for payload in (bytearray(path.read_bytes()), path.read_text(encoding="utf-8")):
+        decode = (
+            protocols.decode_up
+            if msg.type in {s.value for s in UpStream}
+            else protocols.decode_down
+        )
+        assert decode(topic, payload)[1] == msg
+
+
+def test_every_message_narrows_the_envelope_type_to_its_stream() -> None:
+    """``Envelope.type`` is declared on the base (so code handling any envelope may read it);
+    each message pins it to one literal, its default, and refuses any other."""
+    streams = {s.value for s in UpStream} | {s.value for s in DownStream}
+    assert protocols.Envelope.model_fields["type"].is_required()
+    for model in protocols.messages.ALL_MESSAGES:
+        field = model.model_fields["type"]
+        assert get_args(field.annotation) == (field.default,), model
+        assert field.default in streams, model
+    with pytest.raises(ValueError, match="type"):
+        protocols.WeighingTicket.model_validate_json(_ticket_bytes(type="measurement"))
 
 
 def test_committed_schema_matches_the_models() -> None:

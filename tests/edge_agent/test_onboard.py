@@ -216,3 +216,15 @@ def test_driver_page_drives_a_job_end_to_end(agent) -> None:  # type: ignore[no-
     status, st = call(agent, "/api/state")
     assert st["onboard"]["jobs"][0]["status"] == "completed"
     assert st["outbox"]["backlog"] == 3 and st["uploads_pending"] == 2
+
+
+def test_the_page_token_never_reaches_the_log(agent) -> None:  # type: ignore[no-untyped-def]
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        url = f"http://127.0.0.1:{agent.terminal.port}/api/state?token=s3cret&x=1"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            assert resp.status == 200
+    lines = [e["line"] for e in logs if e["event"] == "edge_agent.terminal_request"]
+    assert lines and all("s3cret" not in line for line in lines)
+    assert "token=***&x=1" in lines[0]

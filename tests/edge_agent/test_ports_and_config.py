@@ -189,3 +189,101 @@ def test_every_profiles_readings_fit_the_contract() -> None:
     for profile, frame in (("nmea0183", rmc), ("nmea0183", gga), ("rfid-fdxb", fdxb(999, 1234567))):
         [reading] = list(get_profile(profile).decode(frame))
         assert to_contract("ch", reading, now) is not None, (profile, reading)
+
+
+# -- the local page's listen address ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "listen", ["0.0.0.0:8080", "[::]:8080", "10.0.10.5:8080", "terminal.local:8080"]
+)
+def test_terminal_beyond_loopback_without_a_token_is_refused(
+    tmp_path: Path, listen: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The example weighbridge config once served the page on every interface with no token."""
+    from edge_agent.cli import main
+
+    path = tmp_path / "agent.toml"
+    path.write_text(f'terminal_listen = "{listen}"\n' + CONFIG)
+    with pytest.raises(ConfigError, match=r"without a terminal_token.*Set terminal_token"):
+        load_config(path)
+    assert main(["check-config", str(path)]) == 1
+    assert f"terminal_listen '{listen}' serves the local page beyond" in capsys.readouterr().err
+    path.write_text(f'terminal_listen = "{listen}"\nterminal_token = "b7Xq9-wide"\n' + CONFIG)
+    assert load_config(path).terminal_listen == listen
+
+
+@pytest.mark.parametrize(
+    "listen,address",
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("127.0.0.2:8080", ("127.0.0.2", 8080)),
+        ("localhost:8080", ("localhost", 8080)),
+        ("[::1]:8080", ("::1", 8080)),
+        (":8080", ("127.0.0.1", 8080)),  # an empty host is loopback, never every interface
+    ],
+)
+def test_terminal_on_loopback_needs_no_token(
+    tmp_path: Path, listen: str, address: tuple[str, int]
+) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(f'terminal_listen = "{listen}"\n' + CONFIG)
+    assert load_config(path).terminal_address() == address
+
+
+def test_terminal_env_override_is_checked_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text('terminal_listen = "127.0.0.1:8080"\n' + CONFIG)
+    monkeypatch.setenv("OMS_EDGE_TERMINAL_LISTEN", "0.0.0.0:8080")
+    with pytest.raises(ConfigError, match="without a terminal_token"):
+        load_config(path)
+    monkeypatch.setenv("OMS_EDGE_TERMINAL_TOKEN", "b7Xq9-wide")
+    assert load_config(path).terminal_address() == ("0.0.0.0", 8080)
+
+
+@pytest.mark.parametrize(
+    "line,needle",
+    [
+        ('terminal_listen = "8080"', "is not host:port"),
+        ('terminal_listen = "0.0.0.0:http"', "is not host:port"),
+        ('terminal_listen = "127.0.0.1:70000"', "port 70000"),
+        ('terminal_listen = "::1:8080"', "is not host:port"),  # IPv6 needs brackets
+        ('terminal_token = ""', "terminal_token is empty"),
+    ],
+)
+def test_terminal_settings_errors_are_clear(tmp_path: Path, line: str, needle: str) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(line + "\n" + CONFIG)
+    with pytest.raises(ConfigError, match=needle):
+        load_config(path)
+
+
+def test_shipped_weighbridge_example_serves_its_page_on_loopback_only() -> None:
+    from tests.support.services import REPO
+
+    cfg = load_config(REPO / "deploy" / "edge" / "weighbridge.toml")
+    assert cfg.terminal_token is None
+    assert cfg.terminal_address() == ("127.0.0.1", 8080)
+
+
+@pytest.mark.parametrize(
+    "listen,bound", [(":0", "127.0.0.1"), ("127.0.0.1:0", "127.0.0.1"), ("[::1]:0", "::1")]
+)
+def test_terminal_server_binds_where_the_config_says(
+    tmp_path: Path, listen: str, bound: str
+) -> None:
+    """The real server: an empty host binds loopback, an IPv6 address binds as IPv6."""
+    from edge_agent.agent import Agent
+    from edge_agent.config import AgentConfig
+    from edge_agent.terminal import TerminalServer
+
+    cfg = AgentConfig(device_id="wb-1", terminal_listen=listen, outbox={"path": tmp_path / "o.db"})
+    agent = Agent(cfg, start_uplink=False)
+    server = TerminalServer(agent, listen)
+    try:
+        assert server.httpd.server_address[0] == bound
+    finally:
+        server.httpd.server_close()
+        agent.outbox.close()

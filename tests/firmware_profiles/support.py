@@ -161,7 +161,20 @@ SAMPLES: list[Sample] = [
             rinstrum_auto.encode_frame("15.5", fmt="D", negative=True),
             rinstrum_auto.encode_frame("1500", fmt="3", status="G"),
             rinstrum_auto.encode_frame("15020", fmt="C", motion=True),
+            rinstrum_auto.encode_frame("15000", fmt="B", status="N"),
+            rinstrum_auto.encode_frame("15020", fmt="B", motion=True),
         ),
+    ),
+    Sample(
+        "rinstrum-auto-b",
+        "rinstrum-auto",
+        (
+            rinstrum_auto.encode_frame("15000", fmt="B", status="N"),
+            rinstrum_auto.encode_frame("1.500", fmt="B", units="  t", negative=True),
+            rinstrum_auto.encode_frame("15020", fmt="B", motion=True),
+            rinstrum_auto.encode_frame("99999", fmt="B", status="O"),
+        ),
+        options={"format": "B"},
     ),
     Sample(
         "rinstrum-net",
@@ -243,6 +256,17 @@ SAMPLES: list[Sample] = [
             and_ad.encode_frame("+00081.72"),
             and_ad.encode_frame("-00183.96", stable=False),
             and_ad.encode_frame("+001234.5", unit="kg"),
+        ),
+    ),
+    Sample(
+        "and-ad-indicator",
+        "and-ad",
+        (
+            and_ad.encode_frame("+0004.876", unit="kg", header2="GS"),
+            and_ad.encode_frame("-0000.120", unit="kg", header2="NT", stable=False),
+            and_ad.encode_frame("+0001.500", unit="kg", header2="TR"),
+            b"OL,GS,+9999999E+19\r\n",
+            and_ad.encode_frame("+12345.00", unit="  t", header2="GS"),
         ),
     ),
     Sample(
@@ -449,7 +473,16 @@ def check_invariants(reading: Reading, profile: FirmwareProfile) -> None:
         assert TAG_FORMATS[profile.name].fullmatch(reading.tag_id), reading.tag_id
     else:
         assert reading.tag_id is None
-    json.dumps(reading.to_json())  # printable by the CLI
+    shown = json.loads(json.dumps(reading.to_json()))  # printable by the CLI
+    # ... and what it prints says everything the reading knows: a key left out reads as null
+    # ("unknown") to whoever consumes the JSON, which is not what a motion status means.
+    for key in ("stable", "mode", "unit", "tare", "condition"):
+        value = getattr(reading, key)
+        if value is not None and (key != "condition" or value != "ok"):
+            got = shown.get(key)
+            if isinstance(value, Decimal) and got is not None:
+                got = Decimal(str(got))
+            assert got == value, (key, value, shown)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -153,3 +153,80 @@ def test_decode_hex_for_every_profile(sample: Sample, capsys: pytest.CaptureFixt
     out = [json.loads(line) for line in lines(capsys)]
     profile = sample.make()
     assert out == [profile.parse(frame).to_json() for frame in sample.frames]
+
+
+@pytest.mark.parametrize(
+    "profile,hex_text,waiting",
+    [
+        ("toledo-8217", "02 3f 41", r"the terminator b'\r'"),  # a reply cut short
+        ("rinstrum-auto", "00 ff 41 42", r"the start byte b'\x02'"),  # no frame start at all
+        ("toledo-8217", "", r"the start byte b'\x02'"),  # nothing read
+    ],
+)
+def test_decode_without_a_complete_frame_says_so_and_fails(
+    profile: str, hex_text: str, waiting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["decode", "--profile", profile, "--hex", hex_text]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    n = len(bytes.fromhex(hex_text))
+    assert captured.err.startswith(f"error: no complete {profile} frame in {n} byte(s) read")
+    assert f"waiting for {waiting}" in captured.err
+
+
+def test_decode_counts_garbage_and_held_back_bytes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "--profile", "rinstrum-auto", "--hex", "00 ff 02 20 31"]) == 1
+    err = capsys.readouterr().err
+    assert "in 5 byte(s) read; 2 byte(s) skipped as garbage, 3 byte(s) left waiting" in err
+
+
+def test_decode_notes_an_incomplete_last_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "--profile", "toledo-8217", "--hex", "02 3f 40 0d 02 30 31"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1
+    assert captured.err == (
+        "note: the last 3 byte(s) did not complete a frame (waiting for the terminator b'\\r')\n"
+    )
+
+
+def test_module_entry_point_without_a_frame_exits_non_zero() -> None:
+    """What a new user saw: empty output and exit status 0 for bytes that were no frame."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "firmware_profiles", "decode", "--profile", "and-ad"],
+        input=b"ST,GS,+0004.8",
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == b""
+    assert b"no complete and-ad frame in 13 byte(s) read" in proc.stderr
+
+
+def test_decode_motion_status_prints_stable_false(capsys: pytest.CaptureFixture[str]) -> None:
+    """Toledo 8217 sends ``?A`` instead of a weight while the scale moves: stable is false,
+    not left out (which a JSON consumer reads as null, unknown)."""
+    assert main(["decode", "--profile", "toledo-8217", "--hex", "02 3f 41 0d 02 3f 40 0d"]) == 0
+    moving, still = (json.loads(line) for line in lines(capsys))
+    assert moving["kind"] == "status" and moving["stable"] is False
+    assert moving["extra"]["flags"] == ["motion"]
+    assert still["stable"] is True
+
+
+def test_decode_double_header_and_format_b(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "--profile", "and-ad", "--hex", b"ST,GS,+0004.876 kg\r\n".hex()]) == 0
+    assert (
+        main(
+            [
+                "decode",
+                "--profile",
+                "rinstrum-auto",
+                "--hex",
+                "02 4e 20 20 20 31 35 30 30 30 20 6b 67 03",
+            ]
+        )
+        == 0
+    )
+    and_ad, rinstrum = (json.loads(line) for line in lines(capsys))
+    assert (and_ad["weight"], and_ad["unit"], and_ad["mode"]) == (4.876, "kg", "gross")
+    assert (rinstrum["weight"], rinstrum["unit"], rinstrum["mode"]) == (15000, "kg", "net")

@@ -139,3 +139,16 @@ def test_seven_bit_matches_the_serial_settings(profile_cls: type) -> None:
         a.split()[1].startswith("7") for a in settings.alternatives
     )
     assert profile_cls.seven_bit == seven
+
+
+@samples
+def test_a_partial_frame_is_held_back_and_described(sample: Sample) -> None:
+    """What ``decode`` tells a user whose bytes held no complete frame."""
+    profile = sample.make()
+    framer = profile.framer()
+    first = sample.frames[0]
+    assert list(framer.feed(first[: len(first) // 2])) == []
+    assert framer.pending == len(first) // 2
+    assert framer.expecting()
+    assert list(framer.flush()) == []
+    assert framer.pending == 0

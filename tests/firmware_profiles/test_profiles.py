@@ -109,6 +109,39 @@ CASES: list[tuple[str, dict[str, str], bytes, Any]] = [
         {"weight": D("1500"), "unit": "kg", "stable": None},
     ),
     ("rinstrum-auto", {"format": "C"}, b"\x02   15000N\x03", FrameError),
+    # rinstrum-auto format B: STX STATUS SIGN WEIGHT(7) UNITS(3) ETX
+    (
+        "rinstrum-auto",
+        {},
+        b"\x02N   15000 kg\x03",
+        {"weight": D("15000"), "unit": "kg", "mode": "net", "stable": True, "extra.format": "B"},
+    ),
+    ("rinstrum-auto", {}, b"\x02U-  15000 kg\x03", {"condition": "underload", "weight": None}),
+    ("rinstrum-auto", {}, b"\x02E   15000 kg\x03", {"condition": "error", "weight": None}),
+    ("rinstrum-auto", {}, b"\x02O   15000   \x03", {"condition": "overload", "weight": None}),
+    (
+        "rinstrum-auto",
+        {},
+        b"\x02M   15020   \x03",
+        {"weight": D("15020"), "stable": False, "mode": None, "unit": None},
+    ),
+    (
+        "rinstrum-auto",
+        {"unit": "kg"},
+        b"\x02M   15020   \x03",
+        {"unit": "kg", "stable": False},  # blank units: the configured unit
+    ),
+    (
+        "rinstrum-auto",
+        {},
+        b"\x02G   15000 oz\x03",
+        {"weight": D("15000"), "unit": None, "extra.unit_text": "oz"},
+    ),
+    ("rinstrum-auto", {}, b"\x02X   15000 kg\x03", FrameError),  # no such status
+    ("rinstrum-auto", {}, b"\x02N+  15000 kg\x03", FrameError),  # sign is space or '-'
+    ("rinstrum-auto", {}, b"\x02N  --.--- kg\x03", FrameError),  # never 0 kg
+    ("rinstrum-auto", {"format": "B"}, b"\x02   15000N\x03", FrameError),
+    ("rinstrum-auto", {"format": "A"}, b"\x02N   15000 kg\x03", FrameError),
     # rinstrum-net
     ("rinstrum-net", {}, b"DF050026:8400\r\n", {"kind": "weight", "condition": "overload"}),
     ("rinstrum-net", {}, b"DF050026:8800\r\n", {"condition": "underload"}),
@@ -218,6 +251,29 @@ CASES: list[tuple[str, dict[str, str], bytes, Any]] = [
     ("and-ad", {}, b"US,-00183.96  g\r\n", {"weight": D("-183.96"), "stable": False}),
     ("and-ad", {}, b"ST,+00081.72 ct\r\n", {"unit": None, "extra.unit_text": "ct"}),
     ("and-ad", {}, b"ST,+000E1.72  g\r\n", FrameError),
+    # and-ad, indicators (AD-4400 series): a second header GS / NT / TR
+    (
+        "and-ad",
+        {},
+        b"ST,GS,+0004.876 kg\r\n",
+        {"kind": "weight", "weight": D("4.876"), "unit": "kg", "stable": True, "mode": "gross"},
+    ),
+    ("and-ad", {}, b"US,NT,+0012.340 kg\r\n", {"mode": "net", "stable": False}),
+    (
+        "and-ad",
+        {},
+        b"ST,TR,+0001.500 kg\r\n",
+        {"kind": "status", "weight": None, "tare": D("1.500"), "unit": "kg", "text": "tare"},
+    ),
+    ("and-ad", {}, b"OL,NT,+9999999E+19\r\n", {"condition": "overload", "mode": "net"}),
+    ("and-ad", {}, b"OL,GS,-9999999E+19\r\n", {"condition": "underload", "weight": None}),
+    ("and-ad", {}, b"OL,GS,            \r\n", {"condition": "overload", "weight": None}),
+    ("and-ad", {}, b"ST,GS,+12345.00  t\r\n", {"weight": D("12345.00"), "unit": "t"}),
+    ("and-ad", {}, b"QT,GS,+00000012PCS\r\n", {"kind": "status", "extra.count": D("12")}),
+    ("and-ad", {}, b"ST,XX,+0004.876 kg\r\n", FrameError),  # unknown second header
+    ("and-ad", {}, b"ST,GS,+004.876 kg\r\n", FrameError),  # data one character short
+    ("and-ad", {}, b"ST,GS,+00--.--- kg\r\n", FrameError),  # never 0 kg
+    ("and-ad", {}, b"ST,GS,+0004.876 kg\r", FrameError),  # CR LF, not CR
     # xk3190-a9
     ("xk3190-a9", {}, b"=0003.000", ProfileError),  # digit order must be configured
     ("xk3190-a9", {}, b"\x02+002000" + b"21b\x03", ChecksumError),  # lower-case hex

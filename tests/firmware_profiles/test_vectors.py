@@ -1,4 +1,6 @@
-"""One test per line of every file in the shared ``reference/vectors`` folder.
+"""One test per line of every file in the shared ``reference/vectors`` folder, and of the
+vectors added in this repository (``tests/firmware_profiles/vectors/``, same columns: frames
+met after the shared folder was written, each with its source).
 
 Each vector id maps to a profile (and options) and to what the vector must become in our
 normalized fields. The vector's own expected JSON is also translated where its keys have a
@@ -268,6 +270,29 @@ CASES: dict[str, Case] = {
     "heb_tw_captured": Case(
         "xk3190-a12e", expect=W("2.02", "kg", mode="net"), extra={"checksum_ok": None}
     ),
+    # vectors/toledo_8217_motion.txt (this repository)
+    "8217_status_motion": Case(
+        "toledo-8217",
+        expect={"kind": "status", "stable": False, "mode": "gross"},
+        extra={"flags": ["motion"]},
+    ),
+    # vectors/rinstrum_format_b.txt (this repository)
+    "rin_fmtB_net15000": Case(
+        "rinstrum-auto",
+        expect=W("15000", "kg", mode="net", stable=True),
+        extra={"format": "B"},
+    ),
+    "rin_fmtB_motion_units_blank": Case(
+        "rinstrum-auto",
+        expect=W("15020", None, mode=None, stable=False),
+        extra={"format": "B", "unit_text": ""},
+    ),
+    "rin_fmtB_gross_negative_t": Case(
+        "rinstrum-auto", expect=W("-1.500", "t", mode="gross", stable=True)
+    ),
+    "rin_fmtB_overload": Case(
+        "rinstrum-auto", expect=W(None, "kg", condition="overload"), extra={"format": "B"}
+    ),
     # cas_and.txt
     "cas_22byte_gross_stable": Case(
         "cas",
@@ -275,6 +300,25 @@ CASES: dict[str, Case] = {
         extra={"device_id": "1", "lamps": ["stable", "gross"]},
     ),
     "and_std_stable": Case("and-ad", expect=W("81.72", "g", stable=True)),
+    # vectors/and_ad.txt (this repository): the indicators' double header
+    "and_ind_gross_stable": Case(
+        "and-ad",
+        expect=W("4.876", "kg", stable=True, mode="gross"),
+        extra={"header": "ST", "header2": "GS"},
+    ),
+    "and_ind_net_unstable_negative": Case(
+        "and-ad", expect=W("-0.120", "kg", stable=False, mode="net"), extra={"header2": "NT"}
+    ),
+    "and_ind_tare": Case(
+        "and-ad",
+        expect={"kind": "status", "weight": None, "tare": D("1.500"), "unit": "kg", "stable": True},
+        extra={"header2": "TR"},
+    ),
+    "and_ind_overload": Case(
+        "and-ad",
+        expect=W(None, None, condition="overload", mode="gross"),
+        extra={"header": "OL", "header2": "GS"},
+    ),
     # onboard_truck.txt
     "ob350_fmt4_18520kg": Case(
         "ob350",
@@ -383,22 +427,19 @@ def translate(expected: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 _DIR = shared_vectors_dir()
-VECTORS = load_vectors(_DIR) if _DIR.is_dir() else []
+LOCAL_DIR = Path(__file__).with_name("vectors")
+VECTORS = load_vectors(LOCAL_DIR) + (load_vectors(_DIR) if _DIR.is_dir() else [])
 
 
 def test_every_vector_has_a_case(vectors_dir: Path) -> None:
-    ids = [v.id for v in load_vectors(vectors_dir)]
+    ids = [v.id for v in load_vectors(vectors_dir) + load_vectors(LOCAL_DIR)]
     assert len(ids) == len(set(ids)), "duplicate vector id"
     assert sorted(ids) == sorted(CASES), "vector ids and the CASES table differ"
 
 
-@pytest.mark.parametrize(
-    "vector",
-    VECTORS or [pytest.param(None, id="vectors-missing")],
-    ids=lambda v: v.id if isinstance(v, Vector) else "vectors-missing",
-)
-def test_vector(vector: Vector | None, vectors_dir: Path) -> None:
-    assert vector is not None
+@pytest.mark.parametrize("vector", VECTORS, ids=lambda v: v.id)
+def test_vector(vector: Vector) -> None:
+    """A missing shared folder is reported by ``test_every_vector_has_a_case``."""
     assert vector.data == bytes.fromhex(vector.hex), "literal and hex columns differ"
     case = CASES[vector.id]
     profile = get_profile(case.profile, **case.options)
