@@ -16,7 +16,12 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="OMS cloud", pretty_exceptions_enable=False
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+dead_letters_app = typer.Typer(
+    no_args_is_help=True,
+    help="Messages ingest refused (kept with a bounded payload prefix, rate-limited per device)",
+)
 app.add_typer(db_app, name="db")
+app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(device_app, name="device")
 app.add_typer(broker_app, name="broker")
 
@@ -74,6 +79,7 @@ def ingest(
         raise typer.Exit(supervise([[*cmd, str(i)] for i in range(workers)]))
     from cloud.db import make_engine, make_sessionmaker
     from cloud.ingest.mqtt import parse_mqtt_url
+    from cloud.ingest.policy import IngestPolicy
     from cloud.ingest.worker import IngestConfig, IngestWorker, run_until_signal
     from cloud.logs import setup_logging
 
@@ -94,12 +100,42 @@ def ingest(
             batch_idle_ms=settings.ingest_batch_idle_ms,
             batch_max_wait_ms=settings.ingest_batch_max_wait_ms,
             ca_file=str(settings.mqtt_tls_ca) if settings.mqtt_tls_ca else None,
+            policy=IngestPolicy.from_settings(settings),
         ),
         # No pre-ping: a batch on a dead connection fails as transient and is retried on a
         # fresh one, so the extra round trip per batch buys nothing here.
         make_sessionmaker(make_engine(settings.sqlalchemy_url, pool_size=2, pre_ping=False)),
     )
     run_until_signal(worker)
+
+
+@dead_letters_app.command("purge")
+def dead_letters_purge(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="age in days; default OMS_DEAD_LETTER_RETENTION_DAYS (30 unless set)"
+        ),
+    ] = None,
+) -> None:
+    """Delete dead letters received more than OLDER_THAN_DAYS ago.
+
+    Retention: dead letters are kept OMS_DEAD_LETTER_RETENTION_DAYS days. `oms ingest` runs
+    this every hour by itself; run it from a timer (cron, a systemd timer) where ingest runs
+    elsewhere or not at all. The per-device counts of refused messages are not deleted: they
+    stay in the device status."""
+    from cloud.db import make_engine, make_sessionmaker, transaction
+    from cloud.ingest.deadletters import purge_dead_letters
+
+    settings = get_settings()
+    days = settings.dead_letter_retention_days if older_than_days is None else older_than_days
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            n = purge_dead_letters(session, older_than_days=days)
+    finally:
+        engine.dispose()
+    typer.echo(f"deleted {n} dead letters older than {days} days")
 
 
 @app.command()

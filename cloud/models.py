@@ -2,11 +2,11 @@
 
 from cloud.customers.models import Customer, Site
 from cloud.db import Base
-from cloud.devices.models import Device
+from cloud.devices.models import DeadLetterCounter, Device
 from cloud.documents.models import Document
 from cloud.fleet.models import Vehicle
 from cloud.ingest.models import DeadLetter, IngestReceipt
-from cloud.jobs.models import JobEvent, ProofOfDelivery
+from cloud.jobs.models import JobAssignment, JobEvent, ProofOfDelivery
 from cloud.measurements.models import Measurement, Position
 from cloud.orders.models import Order, OrderStatusChange
 from cloud.outbox.models import OutboxJob
@@ -18,9 +18,11 @@ __all__ = [
     "Base",
     "Customer",
     "DeadLetter",
+    "DeadLetterCounter",
     "Device",
     "Document",
     "IngestReceipt",
+    "JobAssignment",
     "JobEvent",
     "Measurement",
     "Order",

@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS uploads (
 """
 
 
+FINAL_REFUSALS = frozenset({400, 403, 409, 413, 415, 422})
+"""Answers that sending the same bytes again will not change (a file another device or order
+owns, a file the cloud refuses): retried daily instead of every few minutes."""
+REFUSED_RETRY_S = 24 * 3600.0
+
+
 @dataclass(frozen=True)
 class Upload:
     sha256: str
@@ -103,8 +109,11 @@ class FileStore:
             db.execute("DELETE FROM uploads WHERE sha256 = ?", (sha256,))
         (self.root / sha256).unlink(missing_ok=True)
 
-    def failed(self, up: Upload, error: str) -> None:
-        delay = min(600.0, 2.0 ** min(up.attempts, 10))
+    def failed(self, up: Upload, error: str, *, final: bool = False) -> None:
+        """Try again later: with backoff up to 10 minutes after a transient failure, and only
+        once a day after a refusal the cloud will repeat (the file is kept either way, so an
+        operator or a fixed server can still take it)."""
+        delay = REFUSED_RETRY_S if final else min(600.0, 2.0 ** min(up.attempts, 10))
         with self.outbox.transaction() as db:
             db.execute(
                 "UPDATE uploads SET attempts = attempts + 1, next_try_at = ?, last_error = ? "
@@ -169,8 +178,15 @@ class Uploader(threading.Thread):
                 resp.read()
         except urllib.error.HTTPError as exc:
             body = exc.read()[:300].decode("utf-8", "replace")
-            self.files.failed(up, f"HTTP {exc.code}: {body}")
-            log.warning("edge_agent.upload_refused", sha256=up.sha256, status=exc.code, body=body)
+            final = exc.code in FINAL_REFUSALS
+            self.files.failed(up, f"HTTP {exc.code}: {body}", final=final)
+            log.warning(
+                "edge_agent.upload_refused",
+                sha256=up.sha256,
+                status=exc.code,
+                body=body,
+                final=final,
+            )
             return False
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             self.files.failed(up, str(exc))

@@ -45,7 +45,7 @@ def _reserved() -> set[str]:
 
 
 def _reload_hint() -> None:
-    typer.echo("apply at the broker: oms broker config --out <dir> && systemctl reload mosquitto")
+    typer.echo("apply at the broker: oms broker config --out <dir> && systemctl restart mosquitto")
 
 
 @device_app.command("add")
@@ -94,7 +94,7 @@ def add(
 
 @device_app.command("rotate")
 def rotate(device_id: Annotated[str, typer.Argument(help="device id")]) -> None:
-    """Issue a new broker password (printed once); the old one stops at the next reload."""
+    """Issue a new broker password (printed once); the old one stops at the next broker restart."""
     from cloud.devices.service import rotate_credentials
 
     with _session() as s:

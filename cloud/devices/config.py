@@ -32,7 +32,8 @@ def build_config(session: Session, *, device: Device) -> DeviceConfig:
             valid_until=v.stored_tare_valid_until,
         )
         for v in vehicles
-        if v.stored_tare_valid_until is None or v.stored_tare_valid_until >= today
+        if v.stored_tare_kg is not None
+        and (v.stored_tare_valid_until is None or v.stored_tare_valid_until >= today)
     ]
     device.down_seq += 1
     return DeviceConfig(

@@ -64,6 +64,16 @@ class LastReading(BaseModel):
     tag_id: str | None = None
 
 
+class DeadLetterCounts(BaseModel):
+    """Messages of this device that ingest refused: ``kept`` as dead letters, ``suppressed``
+    (counted only) beyond the per-device rate limit."""
+
+    kept: int = 0
+    suppressed: int = 0
+    last_kept_at: datetime | None = None
+    last_suppressed_at: datetime | None = None
+
+
 class DeviceRead(BaseModel):
     id: str
     kind: str
@@ -90,6 +100,7 @@ class DeviceRead(BaseModel):
     outbox: OutboxRead | None
     ports: list[PortRead]
     last_readings: list[LastReading]
+    dead_letters: DeadLetterCounts = Field(default_factory=DeadLetterCounts)
     revoked_at: datetime | None
     created_at: datetime
 
@@ -102,7 +113,7 @@ class DeviceCredentials(BaseModel):
     password: str
     note: str = (
         "Store the password on the device now; it is not shown again. The broker accepts it "
-        "after `oms broker config` and a broker reload (SIGHUP)."
+        "after `oms broker config` and a broker restart."
     )
 
 

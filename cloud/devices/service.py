@@ -15,10 +15,18 @@ from sqlalchemy.orm import Session
 from cloud.customers.models import Site
 from cloud.db import utcnow
 from cloud.devices.credentials import hash_password, new_password
-from cloud.devices.models import Device
-from cloud.devices.schemas import DeviceRead, LastReading, OutboxRead, PortRead, Presence
+from cloud.devices.models import DeadLetterCounter, Device
+from cloud.devices.schemas import (
+    DeadLetterCounts,
+    DeviceRead,
+    LastReading,
+    OutboxRead,
+    PortRead,
+    Presence,
+)
 from cloud.errors import AppError, Conflict, NotFound
 from cloud.fleet.models import Vehicle
+from cloud.references import resolve
 from protocols import InvalidDeviceId, validate_device_id
 
 log = structlog.get_logger("cloud.devices")
@@ -56,7 +64,8 @@ class DeviceRevoked(Conflict):
 
 
 class DeviceLinkInvalid(AppError):
-    """The vehicle or site is not one of the tenant's."""
+    """The command line named a tenant or plate that does not exist. (Ids in a payload are
+    resolved with ``cloud.references.resolve``: ``UnknownReference`` naming the field.)"""
 
     status_code = 422
 
@@ -81,7 +90,12 @@ def create_device(
         raise DeviceIdInvalid(f"device id {device_id!r} is reserved")
     if kind not in KINDS:
         raise DeviceKindInvalid(f"device kind {kind!r} must be 'weighbridge' or 'truck'")
-    _check_links(session, tenant_id=tenant_id, vehicle_id=vehicle_id, site_id=site_id)
+    # Within the caller's tenant: another tenant's vehicle or site is reported exactly like
+    # one that does not exist (422, naming the field).
+    if vehicle_id is not None:
+        resolve(session, Vehicle, field="vehicle_id", id_=vehicle_id, tenant_id=tenant_id)
+    if site_id is not None:
+        resolve(session, Site, field="site_id", id_=site_id, tenant_id=tenant_id)
     if session.get(Device, device_id) is not None:
         # Ids are global (they are topic levels), so this also answers for other tenants.
         raise DeviceExists(f"device {device_id!r} exists")
@@ -138,7 +152,7 @@ def get_device(session: Session, *, device_id: str, tenant_id: int | None = None
 
 
 def rotate_credentials(session: Session, *, device_id: str, tenant_id: int | None = None) -> str:
-    """A new password for the device; the old one stops working at the next broker reload."""
+    """A new password for the device; the old one stops working at the next broker restart."""
     device = get_device(session, device_id=device_id, tenant_id=tenant_id)
     if device.revoked_at is not None:
         raise DeviceRevoked(f"device {device_id!r} is revoked; register a new id")
@@ -242,7 +256,8 @@ def device_statuses(
     clock_skew_flag_s: int = 300,
 ) -> list[DeviceRead]:
     """Status of the tenant's devices (or one): presence, heartbeat contents and the last
-    reading per channel. Two queries whatever the number of devices."""
+    reading per channel, and the counts of refused messages. Three queries whatever the number
+    of devices."""
     from cloud.measurements.query import last_readings
 
     stmt = (
@@ -256,9 +271,9 @@ def device_statuses(
         stmt = stmt.where(Device.id == device_id)
     rows = session.execute(stmt).all()
     now = now or utcnow()
-    readings = last_readings(
-        session, tenant_id=tenant_id, device_ids=[d.id for d, _, _ in rows], now=now
-    )
+    ids = [d.id for d, _, _ in rows]
+    readings = last_readings(session, tenant_id=tenant_id, device_ids=ids, now=now)
+    refused = _dead_letter_counts(session, ids)
     return [
         to_read(
             device,
@@ -267,9 +282,26 @@ def device_statuses(
             readings=readings.get(device.id, []),
             now=now,
             clock_skew_flag_s=clock_skew_flag_s,
+            dead_letters=refused.get(device.id),
         )
         for device, plate, site_name in rows
     ]
+
+
+def _dead_letter_counts(session: Session, device_ids: list[str]) -> dict[str, DeadLetterCounts]:
+    if not device_ids:
+        return {}
+    return {
+        c.source: DeadLetterCounts(
+            kept=c.kept,
+            suppressed=c.suppressed,
+            last_kept_at=c.last_kept_at,
+            last_suppressed_at=c.last_suppressed_at,
+        )
+        for c in session.scalars(
+            select(DeadLetterCounter).where(DeadLetterCounter.source.in_(device_ids))
+        )
+    }
 
 
 def presence(device: Device, *, now: datetime) -> Presence:
@@ -294,6 +326,7 @@ def to_read(
     readings: list[LastReading],
     now: datetime,
     clock_skew_flag_s: int,
+    dead_letters: DeadLetterCounts | None = None,
 ) -> DeviceRead:
     hb: dict[str, Any] = device.last_heartbeat or {}
     state = presence(device, now=now)
@@ -330,19 +363,7 @@ def to_read(
         outbox=outbox,
         ports=[PortRead.model_validate(p) for p in hb.get("ports", [])],
         last_readings=readings,
+        dead_letters=dead_letters or DeadLetterCounts(),
         revoked_at=device.revoked_at,
         created_at=device.created_at,
     )
-
-
-def _check_links(
-    session: Session, *, tenant_id: int, vehicle_id: int | None, site_id: int | None
-) -> None:
-    if vehicle_id is not None:
-        vehicle = session.get(Vehicle, vehicle_id)
-        if vehicle is None or vehicle.tenant_id != tenant_id:
-            raise DeviceLinkInvalid(f"vehicle {vehicle_id} is not one of the tenant's")
-    if site_id is not None:
-        site = session.get(Site, site_id)
-        if site is None or site.tenant_id != tenant_id:
-            raise DeviceLinkInvalid(f"site {site_id} is not one of the tenant's")

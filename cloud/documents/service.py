@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.documents.models import Document
-from cloud.errors import BadRequest, NotFound
+from cloud.errors import BadRequest, Conflict, NotFound
 
 ALLOWED_TYPES = {"image/jpeg", "image/png", "application/pdf", "text/plain"}
 MAGIC = {
@@ -20,6 +20,16 @@ class DocumentRejected(BadRequest):
 
 class DocumentNotFound(NotFound):
     pass
+
+
+class DocumentInUse(Conflict):
+    """The file is already linked to another order: documents never move between orders by
+    reference (the same bytes named again for another order are refused, not re-linked)."""
+
+
+class DocumentOwnedByOther(Conflict):
+    """A device named or uploaded a file whose row another device (or the office) made: a
+    device only ever references and completes its own files."""
 
 
 def check_content(data: bytes, content_type: str) -> None:
@@ -55,7 +65,17 @@ def upsert(
     user_id: int | None = None,
     stored: bool | None = None,
 ) -> Document:
-    """Create the document row or complete it (link to an order, mark the bytes stored)."""
+    """Create the document row or complete it (link it to an order, mark the bytes stored).
+
+    The row is unique per (tenant, sha256), so whoever names the bytes first owns the row:
+
+    - a device (``device_id``) may only complete a row it made itself: a reference in one of
+      its messages, or its own upload. The message may come before the upload; the row it
+      creates then belongs to that device, and the same bytes uploaded later by another device
+      do not take it over (:class:`DocumentOwnedByOther`);
+    - the office (no ``device_id``) may add any file of its tenant;
+    - a row linked to an order is never linked to another one (:class:`DocumentInUse`).
+    """
     doc = session.scalar(
         select(Document).where(Document.tenant_id == tenant_id, Document.sha256 == sha256)
     )
@@ -73,6 +93,16 @@ def upsert(
             stored=bool(stored),
         )
         session.add(doc)
+    else:
+        if device_id is not None and doc.device_id != device_id:
+            raise DocumentOwnedByOther(
+                f"document {sha256} was not uploaded by device {device_id!r}: a device may "
+                "only reference its own files"
+            )
+        if order_id is not None and doc.order_id is not None and doc.order_id != order_id:
+            raise DocumentInUse(
+                f"document {sha256} belongs to another order; documents do not move between orders"
+            )
     if order_id is not None:
         doc.order_id = order_id
     if stored:

@@ -25,8 +25,10 @@ class IngestReceipt(Base):
 
 
 class DeadLetter(Base):
-    """A message ingest refused, with the reason and the raw bytes (global, not per tenant:
-    an unknown device has no tenant)."""
+    """A message ingest refused, with the reason and a bounded prefix of the raw bytes plus
+    their full size and sha256 (global, not per tenant: an unknown device has no tenant).
+    How many are kept per device is limited; see
+    :class:`cloud.devices.models.DeadLetterCounter`."""
 
     __tablename__ = "dead_letters"
 
@@ -38,4 +40,8 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    """The first ``dead_letter_payload_prefix_bytes`` of the payload."""
     payload_size: Mapped[int] = mapped_column(Integer)
+    """The size of the whole payload as received."""
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    """sha256 of the whole payload (None on rows from before it was recorded)."""

@@ -2,7 +2,20 @@
 
 Runs inside one transaction that the caller commits; only after the commit may the caller
 acknowledge the broker and send receipts. Bad input never raises out of here: it becomes a
-dead-letter row with its reason.
+dead letter with its reason (bounded and rate-limited: ``cloud.ingest.deadletters``).
+
+What each message kind may refer to, and who decides (issue 8, finding 3):
+
+- ``measurement``, ``heartbeat``, ``status``: only the sending device itself (the topic and
+  the envelope must name the same registered device, checked here);
+- ``job-update``, ``pod``: an order dispatched to the sending device (``cloud.jobs.service``);
+  a ``pod`` also names files, which must be the device's own (``cloud.documents.service``);
+- ``weighing``: names no order; the cloud picks one at the weighbridge's site, and the ticket
+  document must be the weighbridge's own (``cloud.weighings.service``,
+  ``cloud.orders.automation``).
+
+A device clock ahead of ours (``occurred_at`` more than ``device_future_skew_s`` after we
+received the message), decided per kind in :func:`_future_reason` and :func:`process_batch`.
 """
 
 from __future__ import annotations
@@ -11,7 +24,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -27,7 +40,9 @@ from cloud.devices.models import Device
 from cloud.devices.service import load_devices, lock_devices, touch, track_seq
 from cloud.errors import AppError
 from cloud.ingest.bulk import claim
-from cloud.ingest.models import DeadLetter, IngestReceipt
+from cloud.ingest.deadletters import UNREGISTERED, PendingDeadLetter, keep_dead_letters
+from cloud.ingest.models import IngestReceipt
+from cloud.ingest.policy import DEFAULT_POLICY, IngestPolicy
 from cloud.jobs.service import record_job_update, record_pod
 from cloud.measurements.service import store_measurements
 from cloud.weighings.service import record_weighing
@@ -39,6 +54,7 @@ from protocols import (
     Rejection,
     Status,
     TopicError,
+    WeighingTicket,
     decode_up,
     parse_topic,
 )
@@ -64,7 +80,11 @@ class Outcome:
     stored: int = 0
     duplicates: int = 0
     dead: int = 0
+    """Messages refused: dead letters kept plus those only counted (``suppressed``)."""
+    suppressed: int = 0
     readings: int = 0
+    pending_dead: list[PendingDeadLetter] = field(default_factory=list)
+    """Refusals of this transaction, until :func:`settle_dead_letters` stores them."""
 
     def commit(self, device_id: str, message_id: UUID) -> None:
         self.committed.setdefault(device_id, []).append(message_id)
@@ -84,8 +104,12 @@ def dead_letter(
     detail: str,
     device_id: str | None = None,
     message_id: UUID | None = None,
+    account: Device | None = None,
     notify: Device | None = None,
 ) -> None:
+    """Refuse a message: counted against ``account`` (the registered sender, or the shared
+    bucket of unregistered ones) and, if the rate limit allows, kept as a dead letter when
+    the batch is settled; rejected to ``notify`` in the receipt either way."""
     if message_id is None:
         m = UUID_RE.search(item.payload[:2000].decode("utf-8", "replace"))
         if m:
@@ -93,22 +117,52 @@ def dead_letter(
                 message_id = UUID(m.group(1))
             except ValueError:
                 message_id = None
-    session.add(
-        DeadLetter(
+    if account is None and notify is not None:
+        account = notify
+    outcome.pending_dead.append(
+        PendingDeadLetter(
+            source=account.id if account is not None else UNREGISTERED,
             received_at=item.received_at,
             topic=item.topic[:300],
-            device_id=device_id,
+            device_id=device_id[:300] if device_id else None,
             message_id=str(message_id) if message_id else None,
-            reason=reason,
-            detail=detail,
+            reason=reason[:40],
+            detail=detail[:4000],
             payload=item.payload,
-            payload_size=len(item.payload),
         )
     )
     outcome.dead += 1
-    log.warning("ingest.dead_letter", reason=reason, detail=detail[:300], topic=item.topic[:300])
     if notify is not None and notify.revoked_at is None and message_id is not None:
         outcome.reject(notify.id, message_id, f"{reason}: {detail}")
+
+
+def settle_dead_letters(session: Session, outcome: Outcome, policy: IngestPolicy) -> None:
+    """Store the batch's refusals within the rate limit (see ``cloud.ingest.deadletters``)."""
+    if outcome.pending_dead:
+        _, suppressed = keep_dead_letters(session, outcome.pending_dead, policy=policy)
+        outcome.suppressed += suppressed
+        outcome.pending_dead = []
+
+
+def _future_reason(msg: Envelope, received_at: datetime, policy: IngestPolicy) -> str | None:
+    """Why the message counts as from the future, or None: its ``occurred_at`` (and, for a
+    ticket, its weighing times) lie more than ``device_future_skew_s`` after reception."""
+    limit = received_at + timedelta(seconds=policy.device_future_skew_s)
+    latest = msg.occurred_at
+    if isinstance(msg, WeighingTicket):
+        latest = max(latest, msg.first.at, msg.second.at if msg.second else latest)
+    if latest <= limit:
+        return None
+    ahead = (latest - received_at).total_seconds()
+    return (
+        f"device clock ahead: {msg.type} from {msg.device_id} dated {latest.isoformat()}, "
+        f"{ahead:.0f} s after it was received (limit {policy.device_future_skew_s} s)"
+    )
+
+
+def _measurement_from_future(msg: Measurement, received_at: datetime, skew: timedelta) -> bool:
+    limit = received_at + skew
+    return msg.occurred_at > limit or any(r.at > limit for r in msg.readings)
 
 
 @lru_cache(maxsize=65536)
@@ -120,9 +174,13 @@ def _topic_device(topic: str) -> str | None:
         return None
 
 
-def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
+def process_batch(
+    session: Session, items: Sequence[Incoming], *, policy: IngestPolicy = DEFAULT_POLICY
+) -> Outcome:
     outcome = Outcome()
     decoded: list[tuple[Incoming, Envelope]] = []
+    flags: dict[UUID, list[str]] = {}
+    skew = timedelta(seconds=policy.device_future_skew_s)
     topic_devices = {d for d in (_topic_device(i.topic) for i in items) if d}
     devices = load_devices(session, topic_devices)
 
@@ -162,8 +220,33 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
                 detail=f"device {msg.device_id!r} was revoked at {device.revoked_at.isoformat()}",
                 device_id=msg.device_id,
                 message_id=msg.message_id,
+                account=device,
             )
             continue
+        # A device clock ahead of ours. Measurements are refused: a reading from the future
+        # would stand as the "last reading" and sit in the wrong time bucket, and no person
+        # needs to see one sample. Weighing tickets, job updates and proofs of delivery are
+        # facts a person must see (weights, a completed job): stored, and the order flagged
+        # with the reason. Presence is taken as is: its offset is how the drift is shown
+        # (``clock_offset_s``/``clock_drift`` in the device status).
+        if isinstance(msg, Measurement):
+            if _measurement_from_future(msg, item.received_at, skew):
+                dead_letter(
+                    session,
+                    outcome,
+                    item,
+                    reason="future_timestamp",
+                    detail=f"a reading lies more than {policy.device_future_skew_s} s after "
+                    f"reception ({item.received_at.isoformat()})",
+                    device_id=device.id,
+                    message_id=msg.message_id,
+                    notify=device,
+                )
+                continue
+        elif msg.type not in PRESENCE:
+            why = _future_reason(msg, item.received_at, policy)
+            if why is not None:
+                flags[msg.message_id] = [why]
         decoded.append((item, msg))
 
     # Deduplicate: within the batch first, then against everything committed before.
@@ -208,12 +291,13 @@ def process_batch(session: Session, items: Sequence[Incoming]) -> Outcome:
             continue
         if isinstance(msg, Measurement):
             measurements.append((device, msg))
-        elif not _apply(session, outcome, item, device, msg):
+        elif not _apply(session, outcome, item, device, msg, flags.get(msg.message_id, [])):
             continue  # refused: its seq stays a gap, explained by the dead letter
         seqs.append((device.id, msg.seq))
         outcome.stored += 1
         outcome.commit(device.id, msg.message_id)
     outcome.readings += store_measurements(session, measurements)
+    settle_dead_letters(session, outcome, policy)
 
     # The devices' own bookkeeping comes last, on rows locked and read again: the shared
     # subscription spreads one device's messages over all workers, and a read-modify-write of
@@ -251,7 +335,12 @@ def _presence(session: Session, device: Device, msg: Envelope, received_at: date
 
 
 def _apply(
-    session: Session, outcome: Outcome, item: Incoming, device: Device, msg: Envelope
+    session: Session,
+    outcome: Outcome,
+    item: Incoming,
+    device: Device,
+    msg: Envelope,
+    review_reasons: list[str],
 ) -> bool:
     """Run the handler of one fact in a savepoint. A fact the domain refuses (an unknown job,
     a ticket number used twice) is dead-lettered with the reason and rejected to the device;
@@ -259,7 +348,7 @@ def _apply(
     handler = HANDLERS[msg.type]
     try:
         with session.begin_nested():
-            handler(session, device, msg)
+            handler(session, device, msg, review_reasons)
     except (AppError, IntegrityError) as exc:
         reason = _snake(type(exc).__name__) if isinstance(exc, AppError) else "processing_error"
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
@@ -284,9 +373,9 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()[:40]
 
 
-Handler = Callable[[Session, Device, Any], Any]
+Handler = Callable[[Session, Device, Any, list[str]], Any]
 HANDLERS: dict[str, Handler] = {
-    "weighing": lambda s, d, m: record_weighing(s, device=d, ticket=m),
-    "job-update": lambda s, d, m: record_job_update(s, device=d, msg=m),
-    "pod": lambda s, d, m: record_pod(s, device=d, msg=m),
+    "weighing": lambda s, d, m, r: record_weighing(s, device=d, ticket=m, review_reasons=r),
+    "job-update": lambda s, d, m, r: record_job_update(s, device=d, msg=m, review_reasons=r),
+    "pod": lambda s, d, m, r: record_pod(s, device=d, msg=m, review_reasons=r),
 }

@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db import transaction
 from cloud.devices.service import load_devices
-from cloud.ingest.pipeline import Incoming, Outcome, _topic_device, dead_letter, process_batch
+from cloud.ingest.pipeline import (
+    Incoming,
+    Outcome,
+    _topic_device,
+    dead_letter,
+    process_batch,
+    settle_dead_letters,
+)
+from cloud.ingest.policy import DEFAULT_POLICY, IngestPolicy
 
 log = structlog.get_logger("cloud.ingest")
 
@@ -30,17 +38,23 @@ def _merge(into: Outcome, other: Outcome) -> None:
     into.stored += other.stored
     into.duplicates += other.duplicates
     into.dead += other.dead
+    into.suppressed += other.suppressed
     into.readings += other.readings
 
 
-def ingest_batch(factory: sessionmaker[Session], items: Sequence[Incoming]) -> Outcome:
+def ingest_batch(
+    factory: sessionmaker[Session],
+    items: Sequence[Incoming],
+    *,
+    policy: IngestPolicy = DEFAULT_POLICY,
+) -> Outcome:
     """Commit the batch, or raise a transient database error (nothing committed for sure).
 
     If a message makes the batch fail for any other reason, the batch is redone one message at
     a time and the failing message goes to the dead-letter table with the error."""
     try:
         with transaction(factory) as session:
-            return process_batch(session, items)
+            return process_batch(session, items, policy=policy)
     except Exception as exc:
         if is_transient(exc):
             raise
@@ -49,7 +63,7 @@ def ingest_batch(factory: sessionmaker[Session], items: Sequence[Incoming]) -> O
     for item in items:
         try:
             with transaction(factory) as session:
-                _merge(total, process_batch(session, [item]))
+                _merge(total, process_batch(session, [item], policy=policy))
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -67,5 +81,6 @@ def ingest_batch(factory: sessionmaker[Session], items: Sequence[Incoming]) -> O
                     device_id=_topic_device(item.topic),
                     notify=sender,
                 )
+                settle_dead_letters(session, one, policy)
                 _merge(total, one)
     return total

@@ -19,9 +19,11 @@ import paho.mqtt.client as mqtt
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.db import utcnow
+from cloud.db import transaction, utcnow
+from cloud.ingest.deadletters import purge_dead_letters
 from cloud.ingest.mqtt import BrokerAddress, connect_properties, new_client, receipts_for
 from cloud.ingest.pipeline import Incoming, Outcome
+from cloud.ingest.policy import DEFAULT_POLICY, IngestPolicy
 from cloud.ingest.runner import ingest_batch, is_transient
 from cloud.outbox.models import OutboxJob
 from cloud.outbox.service import MQTT_PUBLISH, deliver_pending
@@ -44,6 +46,11 @@ class IngestConfig:
     dispatch: bool = True
     """Also publish the queued down-link messages (jobs); one place per deployment is enough,
     but several are safe (rows are locked while being sent)."""
+    policy: IngestPolicy = DEFAULT_POLICY
+    """Limits on device input (future timestamps, dead letters): ``IngestPolicy.from_settings``."""
+    purge_every_s: float | None = 3600.0
+    """Delete dead letters past their retention this often (None: leave it to
+    ``oms dead-letters purge`` on a timer)."""
 
 
 @dataclass
@@ -53,6 +60,7 @@ class Stats:
     stored: int = 0
     duplicates: int = 0
     dead: int = 0
+    suppressed: int = 0
     readings: int = 0
     db_retries: int = 0
 
@@ -140,7 +148,7 @@ class IngestWorker:
         self.queue.put(
             Incoming(
                 msg.topic,
-                msg.payload,
+                bytes(msg.payload),  # already bytes: no copy
                 utcnow(),
                 (self._generation, msg.mid, msg.qos, time.monotonic()),
             )
@@ -176,6 +184,7 @@ class IngestWorker:
     def run(self) -> None:
         """Process batches until :meth:`stop`; then the current batch is finished first."""
         next_dispatch = 0.0
+        next_purge = 0.0
         try:
             while not self._stop.is_set():
                 batch = self._drain()
@@ -184,8 +193,24 @@ class IngestWorker:
                 if self.config.dispatch and time.monotonic() >= next_dispatch:
                     next_dispatch = time.monotonic() + 0.5
                     self._dispatch()
+                every = self.config.purge_every_s
+                if every is not None and time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + every
+                    self._purge()
         finally:
             self.close()
+
+    def _purge(self) -> None:
+        """Dead letters past their retention; a database outage only postpones it."""
+        try:
+            with transaction(self.factory) as session:
+                purge_dead_letters(
+                    session, older_than_days=self.config.policy.dead_letter_retention_days
+                )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("ingest.purge_db_unavailable", error=str(exc).splitlines()[0][:300])
 
     def _dispatch(self) -> None:
         """Publish queued down-link messages (jobs for trucks) committed by the API."""
@@ -243,7 +268,7 @@ class IngestWorker:
         delay = 0.5
         while True:
             try:
-                outcome = ingest_batch(self.factory, batch)
+                outcome = ingest_batch(self.factory, batch, policy=self.config.policy)
                 break
             except Exception as exc:
                 if not is_transient(exc):
@@ -270,6 +295,7 @@ class IngestWorker:
         s.stored += outcome.stored
         s.duplicates += outcome.duplicates
         s.dead += outcome.dead
+        s.suppressed += outcome.suppressed
         s.readings += outcome.readings
         if self.on_batch:
             self.on_batch(outcome)

@@ -49,3 +49,23 @@ class ProofOfDelivery(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobAssignment(Base):
+    """Which device an order was dispatched to: the only device that may report on it (job
+    updates, proofs of delivery). Written by ``dispatch_order`` in the dispatching transaction.
+
+    One row per (order, device). Re-dispatching the order to another device withdraws the
+    earlier rows (``withdrawn_at``); a withdrawn device may still report what happened before
+    the withdrawal, nothing after it."""
+
+    __tablename__ = "job_assignments"
+    __table_args__ = (UniqueConstraint("order_id", "device_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,10 +1,21 @@
 """Jobs on the truck: dispatching an order to its vehicle's on-board computer, and recording
 what comes back (job updates, proofs of delivery). Called by the API and by ingest; never
-commits."""
+commits.
+
+Who may report on a job: the device it was dispatched to. ``dispatch_order`` records a
+:class:`JobAssignment` in the same transaction as the outgoing job; a ``job-update`` or ``pod``
+is accepted only from a device with an assignment for that order (a withdrawn one only for what
+happened before the withdrawal). Anything else raises :class:`JobNotDispatched` (or
+:class:`UnknownJob` when the tenant has no such order), which ingest dead-letters with the
+reason and rejects to the device; the order is left untouched. A proof of delivery may only
+name files of the reporting device (see ``cloud.documents.service.upsert``).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,13 +24,14 @@ from cloud.customers.models import Customer, Site
 from cloud.db import utcnow
 from cloud.devices.models import Device
 from cloud.documents.service import upsert as upsert_document
-from cloud.errors import Conflict, NotFound
-from cloud.jobs.models import JobEvent, ProofOfDelivery
-from cloud.orders.automation import settle_job
+from cloud.errors import Conflict, Forbidden, NotFound
+from cloud.jobs.models import JobAssignment, JobEvent, ProofOfDelivery
+from cloud.orders.automation import flag_for_review, settle_job
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import Order
 from cloud.orders.service import change_status, get_order
 from cloud.outbox.service import MQTT_PUBLISH, enqueue
+from cloud.references import resolve
 from protocols import DownStream, Job, JobDispatch, JobUpdate, down_topic, encode
 from protocols import ProofOfDelivery as PodMessage
 
@@ -39,6 +51,11 @@ class NoDeviceForVehicle(Conflict):
 
 class UnknownJob(NotFound):
     pass
+
+
+class JobNotDispatched(Forbidden):
+    """A device reported on an order that was never dispatched to it (or was withdrawn from
+    it before the reported moment)."""
 
 
 def job_id_for(order: Order) -> str:
@@ -63,6 +80,17 @@ def dispatch_order(
     )
     if device is None:
         raise NoDeviceForVehicle(f"the vehicle of order {order.number} has no on-board device")
+    # Within the tenant, whatever the order row says: a job must never carry another tenant's
+    # customer name or site address to this tenant's truck (rows written before references
+    # were resolved on intake are refused here, naming the field).
+    customer = resolve(
+        session, Customer, field="customer_id", id_=order.customer_id, tenant_id=tenant_id
+    )
+    site = (
+        resolve(session, Site, field="site_id", id_=order.site_id, tenant_id=tenant_id)
+        if order.site_id
+        else None
+    )
     if order.status == OrderStatus.CREATED.value:
         change_status(
             session,
@@ -73,10 +101,9 @@ def dispatch_order(
         )
     elif order.status != OrderStatus.PLANNED.value:
         raise Conflict(f"order {order.number} is {order.status}; only open orders are dispatched")
-    customer = session.get(Customer, order.customer_id)
-    site = session.get(Site, order.site_id) if order.site_id else None
     device.down_seq += 1
     revision = device.down_seq
+    _assign(session, order=order, device=device, revision=revision, now=utcnow())
     msg = JobDispatch(
         message_id=uuid.uuid4(),
         device_id=device.id,
@@ -93,7 +120,7 @@ def dispatch_order(
             planned_date=order.requested_date or utcnow().date(),
             window_start=order.window_start,
             window_end=order.window_end,
-            customer_name=customer.name[:64] if customer else None,
+            customer_name=customer.name[:64],
             site_name=site.name if site else None,
             address=" ".join(x for x in (site.street, site.postal_code, site.city) if x)
             if site
@@ -116,17 +143,89 @@ def dispatch_order(
     return msg
 
 
-def _order_for_job(session: Session, device: Device, job_id: str) -> Order:
+def _assign(
+    session: Session, *, order: Order, device: Device, revision: int, now: datetime
+) -> None:
+    """Record that ``device`` has the job; withdraw it from any other device (which is told
+    to cancel it, through the outbox like the job itself)."""
+    rows = session.scalars(
+        select(JobAssignment).where(JobAssignment.order_id == order.id).with_for_update()
+    ).all()
+    mine = None
+    for row in rows:
+        if row.device_id == device.id:
+            mine = row
+        elif row.withdrawn_at is None:
+            row.withdrawn_at = now
+            _send_cancel(session, order=order, device_id=row.device_id)
+    if mine is None:
+        session.add(
+            JobAssignment(
+                tenant_id=order.tenant_id,
+                order_id=order.id,
+                device_id=device.id,
+                revision=revision,
+                dispatched_at=now,
+            )
+        )
+    else:
+        mine.revision = revision
+        mine.dispatched_at = now
+        mine.withdrawn_at = None
+    session.flush()
+
+
+def _send_cancel(session: Session, *, order: Order, device_id: str) -> None:
+    old = session.get(Device, device_id)
+    if old is None or old.revoked_at is not None:
+        return
+    old.down_seq += 1
+    msg = JobDispatch(
+        message_id=uuid.uuid4(),
+        device_id=old.id,
+        seq=old.down_seq,
+        occurred_at=utcnow(),
+        action="cancel",
+        job_id=job_id_for(order),
+    )
+    enqueue(
+        session,
+        tenant_id=order.tenant_id,
+        kind=MQTT_PUBLISH,
+        target=down_topic(old.id, DownStream.JOB),
+        payload=encode(msg),
+    )
+
+
+def _order_for_job(session: Session, device: Device, job_id: str, at: datetime) -> Order:
+    """The order behind ``job_id``, if it was dispatched to ``device`` (and not withdrawn
+    before ``at``, the moment the device reports about)."""
     order = session.scalar(
         select(Order).where(Order.tenant_id == device.tenant_id, Order.number == job_id)
     )
     if order is None:
         raise UnknownJob(f"job {job_id!r} is not an order of this tenant")
+    assignment = session.scalar(
+        select(JobAssignment).where(
+            JobAssignment.order_id == order.id, JobAssignment.device_id == device.id
+        )
+    )
+    if assignment is None:
+        raise JobNotDispatched(f"job {job_id!r} was not dispatched to device {device.id!r}")
+    if assignment.withdrawn_at is not None and at > assignment.withdrawn_at:
+        raise JobNotDispatched(
+            f"job {job_id!r} was withdrawn from device {device.id!r} at "
+            f"{assignment.withdrawn_at.isoformat()}"
+        )
     return order
 
 
-def record_job_update(session: Session, *, device: Device, msg: JobUpdate) -> JobEvent:
-    order = _order_for_job(session, device, msg.job_id)
+def record_job_update(
+    session: Session, *, device: Device, msg: JobUpdate, review_reasons: Sequence[str] = ()
+) -> JobEvent:
+    """Store the event and settle the order. ``review_reasons`` (e.g. a device clock ahead of
+    ours) put the order in front of a person without refusing the fact."""
+    order = _order_for_job(session, device, msg.job_id, msg.occurred_at)
     event = JobEvent(
         tenant_id=device.tenant_id,
         order_id=order.id,
@@ -144,12 +243,18 @@ def record_job_update(session: Session, *, device: Device, msg: JobUpdate) -> Jo
     )
     session.add(event)
     session.flush()
+    for reason in review_reasons:
+        flag_for_review(order, reason)
     settle_job(session, order=order, device=device)
     return event
 
 
-def record_pod(session: Session, *, device: Device, msg: PodMessage) -> ProofOfDelivery:
-    order = _order_for_job(session, device, msg.job_id)
+def record_pod(
+    session: Session, *, device: Device, msg: PodMessage, review_reasons: Sequence[str] = ()
+) -> ProofOfDelivery:
+    """Store the proof of delivery, link its files (only the device's own) and settle the
+    order; ``review_reasons`` as in :func:`record_job_update`."""
+    order = _order_for_job(session, device, msg.job_id, msg.occurred_at)
     pod = ProofOfDelivery(
         tenant_id=device.tenant_id,
         order_id=order.id,
@@ -180,5 +285,7 @@ def record_pod(session: Session, *, device: Device, msg: PodMessage) -> ProofOfD
             device_id=device.id,
         )
     session.flush()
+    for reason in review_reasons:
+        flag_for_review(order, reason)
     settle_job(session, order=order, device=device)
     return pod

@@ -172,9 +172,9 @@ def store_measurements(session: Session, batch: Sequence[tuple[Device, Measureme
                         copy.write("".join(lines))
     else:
         for device, msg in batch:
-            w, p = rows_for(device, msg)
-            weights += w
-            positions += p
+            rw, rp = rows_for(device, msg)
+            weights += rw
+            positions += rp
         if weights:
             session.execute(
                 insert(MeasurementRow),

@@ -1,7 +1,19 @@
-"""Orders made and completed by devices, called by ingest inside its batch transaction."""
+"""Orders made and completed by devices, called by ingest inside its batch transaction.
+
+What a device may act on (issue 8, finding 3):
+
+- a truck acts on the orders dispatched to it: ``cloud.jobs.service`` checks the job
+  assignment before anything here runs (``settle_job``);
+- a weighbridge never names an order; the cloud picks one for its ticket. It may complete a
+  planned order only at its own site: an order planned for the weighbridge's site, or for no
+  site at all (the planner left the place open). A weighbridge registered without a site
+  completes no planned order; its tickets become walk-in orders, flagged for review. Tickets
+  from a device that is not a weighbridge are refused before this (``cloud.weighings``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -30,9 +42,19 @@ def _local_day(session: Session, tenant_id: int, at: datetime) -> tuple[datetime
     return start, start + timedelta(days=1)
 
 
-def execute_from_weighing(session: Session, *, weighing: Weighing, device: Device) -> Order:
-    """Attach a weighing ticket to the planned order it fulfils, or create a walk-in order, and
-    execute it. Idempotent per weighing message (``source_ref``)."""
+def flag_for_review(order: Order, reason: str) -> None:
+    """Put the order in front of a person, with the reason (once)."""
+    if reason not in order.review_reasons:
+        order.review_reasons = [*order.review_reasons, reason]
+    order.needs_review = True
+
+
+def execute_from_weighing(
+    session: Session, *, weighing: Weighing, device: Device, review_reasons: Sequence[str] = ()
+) -> Order:
+    """Attach a weighing ticket to the planned order it fulfils at this weighbridge's site, or
+    create a walk-in order, and execute it. Idempotent per weighing message (``source_ref``).
+    ``review_reasons`` (e.g. a device clock ahead of ours) flag the order."""
     tenant_id = weighing.tenant_id
     source_ref = f"weighing:{weighing.message_id}"
     existing = repository.by_source_ref(session, tenant_id=tenant_id, source_ref=source_ref)
@@ -45,7 +67,10 @@ def execute_from_weighing(session: Session, *, weighing: Weighing, device: Devic
     )
     done_at = weighing.second_at or weighing.first_at
     order: Order | None = None
-    if vehicle is not None:
+    reasons: list[str] = []
+    if vehicle is not None and device.site_id is None:
+        reasons.append(f"weighbridge {device.id} has no site: planned orders are not matched")
+    elif vehicle is not None:
         day_start, day_end = _local_day(session, tenant_id, done_at)
         order = repository.planned_for_weighing(
             session,
@@ -57,7 +82,6 @@ def execute_from_weighing(session: Session, *, weighing: Weighing, device: Devic
             material=weighing.material,
         )
     if order is None:
-        reasons: list[str] = []
         if vehicle is None:
             ident = " / ".join(x for x in (weighing.plate, weighing.rfid_card) if x) or "none"
             reasons.append(f"unknown vehicle (plate/card: {ident})")
@@ -99,6 +123,8 @@ def execute_from_weighing(session: Session, *, weighing: Weighing, device: Devic
         by_device_id=device.id,
         reason=f"weighing ticket {weighing.ticket_number}: net {weighing.net} {weighing.unit}",
     )
+    for reason in review_reasons:
+        flag_for_review(order, reason)
     return order
 
 
@@ -115,10 +141,7 @@ def settle_job(session: Session, *, order: Order, device: Device) -> None:
         return
     last = events[-1]
     if last.event == "failed":
-        reason = f"job failed on {device.id}: {last.reason}"
-        if reason not in order.review_reasons:
-            order.review_reasons = [*order.review_reasons, reason]
-            order.needs_review = True
+        flag_for_review(order, f"job failed on {device.id}: {last.reason}")
         return
     if last.event != "completed" or order.status not in ("created", "planned"):
         return

@@ -1,16 +1,39 @@
+"""Weighing tickets from weighbridges: recorded as sent, then handed to the order automation.
+
+Only a weighbridge may send a ticket: a ticket decides which order is executed (see
+``cloud.orders.automation`` for which orders a weighbridge may complete), so a truck's
+credentials must not be able to complete orders through this path. The ticket's document is
+a file of the weighbridge itself (``cloud.documents.service.upsert`` refuses anything else)."""
+
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
 from cloud.devices.models import Device
 from cloud.documents.service import upsert as upsert_document
+from cloud.errors import Forbidden
 from cloud.orders.automation import execute_from_weighing
 from cloud.weighings.models import Weighing
 from protocols import WeighingTicket
 
 
-def record_weighing(session: Session, *, device: Device, ticket: WeighingTicket) -> Weighing:
-    """Store the ticket exactly as sent and run the order automation on it."""
+class NotAWeighbridge(Forbidden):
+    """A weighing ticket from a device registered as something else."""
+
+
+def record_weighing(
+    session: Session,
+    *,
+    device: Device,
+    ticket: WeighingTicket,
+    review_reasons: Sequence[str] = (),
+) -> Weighing:
+    """Store the ticket exactly as sent and run the order automation on it; ``review_reasons``
+    flag the order the ticket ends up on."""
+    if device.kind != "weighbridge":
+        raise NotAWeighbridge(f"device {device.id!r} is a {device.kind}, not a weighbridge")
     second = ticket.second
     weighing = Weighing(
         tenant_id=device.tenant_id,
@@ -42,7 +65,9 @@ def record_weighing(session: Session, *, device: Device, ticket: WeighingTicket)
     )
     session.add(weighing)
     session.flush()
-    order = execute_from_weighing(session, weighing=weighing, device=device)
+    order = execute_from_weighing(
+        session, weighing=weighing, device=device, review_reasons=review_reasons
+    )
     if ticket.document_sha256:  # the ticket document follows over HTTPS; link it to the order
         upsert_document(
             session,

@@ -30,7 +30,6 @@ from cloud.devices.service import (
     DeviceExists,
     DeviceIdInvalid,
     DeviceKindInvalid,
-    DeviceLinkInvalid,
     DeviceNotFound,
     DeviceRevoked,
     add_device,
@@ -39,8 +38,10 @@ from cloud.devices.service import (
     rotate_credentials,
 )
 from cloud.ingest.pipeline import Incoming
+from cloud.ingest.policy import IngestPolicy
 from cloud.ingest.runner import ingest_batch
 from cloud.migrations import upgrade
+from cloud.references import UnknownReference
 from cloud.settings import Settings
 from cloud.tenancy.service import create_user, issue_token
 from protocols import (
@@ -133,8 +134,12 @@ def test_register_rotate_revoke(sqlite_factory, world_ids) -> None:  # type: ign
         add_device(s, tenant_id=tenant_b, device_id="truck-7", kind="truck")
     with pytest.raises(DeviceKindInvalid), transaction(sqlite_factory) as s:
         add_device(s, tenant_id=tenant_a, device_id="truck-8", kind="boat")
-    with pytest.raises(DeviceLinkInvalid), transaction(sqlite_factory) as s:
+    with pytest.raises(UnknownReference) as foreign, transaction(sqlite_factory) as s:
         add_device(s, tenant_id=tenant_a, device_id="truck-8", kind="truck", site_id=site_b)
+    assert foreign.value.field == "site_id" and foreign.value.status_code == 422
+    with pytest.raises(UnknownReference) as missing, transaction(sqlite_factory) as s:
+        add_device(s, tenant_id=tenant_a, device_id="truck-8", kind="truck", vehicle_id=10**6)
+    assert missing.value.field == "vehicle_id"
     with pytest.raises(DeviceNotFound), transaction(sqlite_factory) as s:
         rotate_credentials(s, device_id="truck-7", tenant_id=tenant_b)  # another tenant's
 
@@ -320,11 +325,15 @@ def test_device_api_roles_and_tenancy(client, tenants) -> None:  # type: ignore[
     for bad in ("Truck-9", "t/9", "t+9", "t#9"):
         r = client.post("/api/v1/devices", json={**body, "id": bad}, headers=auth(owner))
         assert r.status_code == 422 and r.json()["error"] == "DeviceIdInvalid", bad
-    r = client.post(
-        "/api/v1/devices", json={**body, "id": "truck-10", "vehicle_id": b.vehicle_id},
-        headers=auth(owner),
-    )  # fmt: skip
-    assert r.status_code == 422 and r.json()["error"] == "DeviceLinkInvalid"
+    for field, foreign in (("vehicle_id", b.vehicle_id), ("site_id", b.site_id)):
+        r = client.post(
+            "/api/v1/devices", json={**body, "id": "truck-10", field: foreign},
+            headers=auth(owner),
+        )  # fmt: skip
+        assert r.status_code == 422 and r.json()["error"] == "UnknownReference", r.text
+        assert r.json()["detail"].startswith(f"{field}:")
+        assert "globex" not in r.text and "yard" not in r.text
+    assert client.get("/api/v1/devices/truck-10", headers=auth(owner)).status_code == 404
 
     r = client.post("/api/v1/devices/truck-9/rotate", headers=auth(a.token))
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
@@ -391,13 +400,14 @@ def test_stream_sends_status_events_and_stops_when_the_client_leaves(tmp_path: P
     app = create_app(Settings(environment="test", database_url=url), factory)
     with _Server(app) as base, httpx.Client(base_url=base, timeout=10) as http:
         assert http.get("/api/v1/devices/stream").status_code == 401
-        assert http.get(f"/api/v1/devices/stream?access_token={driver_token}").status_code == 403
-        r = http.get(f"/api/v1/devices/stream?interval=0.1&access_token={w.token}")
+        r = http.get("/api/v1/devices/stream", headers=auth(driver_token))
+        assert r.status_code == 403
+        r = http.get("/api/v1/devices/stream?interval=0.1", headers=auth(w.token))
         assert r.status_code == 422
         with capture_logs() as logs:
             t0 = time.monotonic()
             with http.stream(
-                "GET", f"/api/v1/devices/stream?interval=0.5&access_token={w.token}"
+                "GET", "/api/v1/devices/stream?interval=0.5", headers=auth(w.token)
             ) as r:
                 assert r.status_code == 200
                 assert r.headers["content-type"].startswith("text/event-stream")
@@ -425,6 +435,18 @@ def test_stream_sends_status_events_and_stops_when_the_client_leaves(tmp_path: P
         with http.stream("GET", "/api/v1/devices/stream", headers=auth(w.token)) as r:
             assert r.status_code == 200 and _events(r.iter_lines(), 1)[0][0] == "devices"
     engine.dispose()
+
+
+def test_refused_messages_show_in_the_device_status(client, tenants, factory) -> None:  # type: ignore[no-untyped-def]
+    a, _b, _owner, _driver = tenants
+    policy = IngestPolicy(dead_letter_rate_per_device=1, dead_letter_rate_window_s=60)
+    at = utcnow()
+    bad = [Incoming(up_topic("wb-a", "weighing"), b"{nope", at) for _ in range(3)]
+    out = ingest_batch(factory, bad, policy=policy)
+    assert out.dead == 3 and out.suppressed == 2
+    (wb,) = client.get("/api/v1/devices", headers=auth(a.token)).json()
+    assert wb["dead_letters"]["kept"] == 1 and wb["dead_letters"]["suppressed"] == 2
+    assert wb["dead_letters"]["last_suppressed_at"] is not None
 
 
 # -- CLI --------------------------------------------------------------------------------------

@@ -196,3 +196,60 @@ def test_batches_close_on_size_idle_gap_and_the_first_message_s_age() -> None:
     _queued(worker, 3, age_s=1.0)
     batch, waited = _drain_during_trickle(worker)
     assert waited < 0.1 and len(batch) >= 3
+
+
+def _database_bytes(factory) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    with factory() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            return int(s.scalar(text("SELECT pg_database_size(current_database())")))
+        return int(s.scalar(text("PRAGMA page_count")) * s.scalar(text("PRAGMA page_size")))
+
+
+def test_a_flood_of_broker_sized_payloads_adds_a_bounded_amount(factory, mosquitto) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8, finding 8: 50 payloads of the broker's maximum (max_packet_size 1 MiB) from
+    one device, through Mosquitto and the worker. Random bytes, so no compression hides them."""
+    import os
+
+    from cloud.devices.service import device_statuses
+    from cloud.ingest.policy import IngestPolicy
+
+    with transaction(factory) as s:
+        world = create_world(s, device_id="wb-1")
+    policy = IngestPolicy(dead_letter_rate_per_device=10, dead_letter_rate_window_s=3600)
+    worker = IngestWorker(
+        IngestConfig(address=parse_mqtt_url(mosquitto.url), client_id="ingest-f", policy=policy),
+        factory,
+    )
+    worker.start()
+    assert worker.wait_ready()
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    received: list = []  # type: ignore[type-arg]
+    dev = device_client(mosquitto.url, "wb-1", received)
+    before = _database_bytes(factory)
+    size = 1_000_000  # the payload of a packet just under max_packet_size
+    try:
+        for _ in range(50):
+            dev.publish(up_topic("wb-1", "measurement"), os.urandom(size), qos=1).wait_for_publish(
+                10
+            )
+        good = ticket(seq=1)
+        dev.publish(up_topic("wb-1", "weighing"), encode(good), qos=1).wait_for_publish(10)
+        assert wait(lambda: worker.stats.messages >= 51, timeout=30), worker.stats
+        assert worker.stats.dead == 50 and worker.stats.suppressed == 40
+        assert worker.stats.stored == 1 and runner.is_alive()
+    finally:
+        dev.loop_stop()
+        dev.disconnect()
+        worker.stop()
+        runner.join(timeout=10)
+    with factory() as s:
+        rows = s.scalars(select(DeadLetter)).all()
+        (status,) = device_statuses(s, tenant_id=world.tenant_id, device_id="wb-1")
+    assert len(rows) == 10 and {(r.reason, r.payload_size) for r in rows} == {("oversize", size)}
+    assert all(len(r.payload) == 4096 for r in rows)
+    assert (status.dead_letters.kept, status.dead_letters.suppressed) == (10, 40)
+    grown = _database_bytes(factory) - before
+    assert grown < 2 * 1024 * 1024, grown  # was 52 MB: the payloads kept whole

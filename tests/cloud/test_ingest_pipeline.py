@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -207,7 +208,9 @@ def test_bad_input_goes_to_dead_letters_and_the_batch_goes_on(
     assert out.dead == 1 and out.stored == 1
     with factory() as s:
         dl = s.scalars(select(DeadLetter)).one()
-    assert dl.reason == reason and dl.payload == payload and dl.detail
+    assert dl.reason == reason and dl.payload == payload[:4096] and dl.detail
+    assert dl.payload_size == len(payload)
+    assert dl.payload_sha256 == hashlib.sha256(payload).hexdigest()
     assert count(factory, Order) == 1
 
 
@@ -380,3 +383,253 @@ def test_a_zero_net_weighing_is_flagged(factory, world) -> None:  # type: ignore
     with factory() as s:
         order = s.scalars(select(Order)).one()
     assert order.needs_review and "net weight 0" in order.review_reasons[0]
+
+
+# -- dead letters: bounded, rate-limited, retained (issue 8, finding 8) ------------------------
+
+MB = 1024 * 1024
+
+
+def stored_payload_bytes(factory) -> int:  # type: ignore[no-untyped-def]
+    with factory() as s:
+        return s.scalar(select(func.coalesce(func.sum(func.length(DeadLetter.payload)), 0))) or 0
+
+
+def test_fifty_one_megabyte_payloads_add_only_a_bounded_amount(factory, world) -> None:  # type: ignore[no-untyped-def]
+    payloads = [bytes([65 + i % 26]) * MB for i in range(50)]
+    out = ingest_batch(factory, [Incoming(up_topic("wb-1", "measurement"), p) for p in payloads])
+    assert out.dead == 50 and out.suppressed == 0  # within the default 60 per minute
+    assert stored_payload_bytes(factory) <= 50 * 4096  # 200 kB kept of the 52 MB sent
+    with factory() as s:
+        rows = s.scalars(select(DeadLetter).order_by(DeadLetter.id)).all()
+    assert [(r.reason, r.payload_size) for r in rows] == [("oversize", MB)] * 50
+    assert [r.payload_sha256 for r in rows] == [hashlib.sha256(p).hexdigest() for p in payloads]
+    assert rows[0].payload == payloads[0][:4096]
+
+
+def test_dead_lettering_is_rate_limited_per_device_and_counted(factory, world) -> None:  # type: ignore[no-untyped-def]
+    from cloud.devices.service import device_statuses
+    from cloud.ingest.policy import IngestPolicy
+
+    policy = IngestPolicy(dead_letter_rate_per_device=5, dead_letter_rate_window_s=60)
+    t0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    bad = b'{"type": "weighing", "device_id": "wb-1"}' + b" " * MB
+
+    def flood(n: int, at: datetime) -> object:
+        items = [Incoming(up_topic("wb-1", "weighing"), bad, at) for _ in range(n)]
+        return ingest_batch(factory, [*items, incoming(measurement(seq=n))], policy=policy)
+
+    first = flood(12, t0)
+    assert first.dead == 12 and first.suppressed == 7 and first.stored == 1
+    flood(3, t0 + timedelta(seconds=30))  # same window: all counted only
+    flood(4, t0 + timedelta(seconds=61))  # a new window
+    assert count(factory, DeadLetter) == 5 + 4
+    assert stored_payload_bytes(factory) <= 9 * 4096
+    with factory() as s:
+        (status,) = device_statuses(s, tenant_id=world.tenant_id, device_id="wb-1")
+    counts = status.dead_letters
+    assert (counts.kept, counts.suppressed) == (9, 10)
+    assert counts.last_kept_at == t0 + timedelta(seconds=61)
+    assert counts.last_suppressed_at == t0 + timedelta(seconds=30)
+
+
+def test_unregistered_senders_share_one_bounded_bucket(factory, world) -> None:  # type: ignore[no-untyped-def]
+    from cloud.devices.models import UNREGISTERED, DeadLetterCounter
+    from cloud.ingest.policy import IngestPolicy
+
+    policy = IngestPolicy(dead_letter_rate_per_device=5)
+    ghosts = [incoming(ticket(f"ghost-{i}")) for i in range(40)]  # 40 made-up device ids
+    junk = [Incoming(f"oms/v1/ghost-{i}/up/weighing", b"x" * MB) for i in range(10)]
+    out = ingest_batch(factory, [*ghosts, *junk], policy=policy)
+    assert out.dead == 50 and out.suppressed == 45 and not out.rejected
+    assert count(factory, DeadLetter) == 5
+    with factory() as s:
+        (counter,) = s.scalars(select(DeadLetterCounter)).all()
+    assert (counter.source, counter.kept, counter.suppressed) == (UNREGISTERED, 5, 45)
+
+
+def test_retention_deletes_old_dead_letters_only(factory, world, monkeypatch, db_url) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from cloud.cli import app
+    from cloud.ingest.deadletters import purge_dead_letters
+    from cloud.settings import get_settings
+
+    now = utcnow()
+    ages = (45, 31, 29, 1)
+    ingest_batch(factory, [Incoming("bad/topic", b"{}", now - timedelta(days=d)) for d in ages])
+    with transaction(factory) as s:
+        assert purge_dead_letters(s, older_than_days=30, now=now) == 2
+    with factory() as s:
+        left = sorted(now - d.received_at for d in s.scalars(select(DeadLetter)))
+    assert [delta.days for delta in left] == [1, 29]
+
+    monkeypatch.setenv("OMS_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, ["dead-letters", "purge", "--older-than-days", "7"])
+        assert r.exit_code == 0, r.output
+        assert "deleted 1 dead letters older than 7 days" in r.output
+        r = CliRunner().invoke(app, ["dead-letters", "purge", "--help"])
+        assert "OMS_DEAD_LETTER_RETENTION_DAYS" in r.output
+    finally:
+        get_settings.cache_clear()
+    assert count(factory, DeadLetter) == 1
+
+
+# -- device clocks ahead of ours (issue 8, finding 9) -----------------------------------------
+
+RECEIVED = datetime(2026, 12, 1, 8, tzinfo=UTC)
+"""The injected clock: when ingest received the messages below."""
+
+
+@pytest.mark.parametrize("ahead_s,refused", [(600, False), (601, True)])
+def test_a_measurement_from_the_future_is_refused(factory, world, ahead_s, refused) -> None:  # type: ignore[no-untyped-def]
+    from cloud.ingest.policy import IngestPolicy
+
+    m = measurement(seq=1, n=3, at=RECEIVED + timedelta(seconds=ahead_s) - timedelta(seconds=0.2))
+    m = m.model_copy(update={"occurred_at": RECEIVED})  # only a reading lies ahead
+    out = ingest_batch(
+        factory,
+        [Incoming(up_topic("wb-1", "measurement"), encode(m), RECEIVED)],
+        policy=IngestPolicy(device_future_skew_s=600),
+    )
+    assert (out.dead, out.stored) == ((1, 0) if refused else (0, 1))
+    assert count(factory, MeasurementRow) == (0 if refused else 3)
+    if refused:
+        with factory() as s:
+            assert s.scalars(select(DeadLetter)).one().reason == "future_timestamp"
+        assert out.rejected["wb-1"][0].message_id == m.message_id
+
+
+@pytest.mark.parametrize("ahead_s,flagged", [(600, False), (601, True)])
+def test_a_ticket_from_the_future_is_kept_and_flagged(factory, world, ahead_s, flagged) -> None:  # type: ignore[no-untyped-def]
+    """A weighing is a fact a person must see: never refused for the clock, but flagged."""
+    from cloud.ingest.policy import IngestPolicy
+
+    msg = ticket(at=RECEIVED - timedelta(minutes=30)).model_copy(
+        update={"occurred_at": RECEIVED + timedelta(seconds=ahead_s)}
+    )
+    out = ingest_batch(
+        factory,
+        [Incoming(up_topic("wb-1", "weighing"), encode(msg), RECEIVED)],
+        policy=IngestPolicy(device_future_skew_s=600),
+    )
+    assert out.stored == 1 and out.dead == 0
+    with factory() as s:
+        order = s.scalars(select(Order)).one()
+    assert order.status == "executed" and order.needs_review is flagged
+    assert any("device clock ahead" in r for r in order.review_reasons) is flagged
+
+
+def test_a_heartbeat_from_the_future_is_taken_and_shows_the_drift(factory, world) -> None:  # type: ignore[no-untyped-def]
+    hb = Heartbeat(
+        message_id=uuid.uuid4(),
+        device_id="wb-1",
+        seq=0,
+        occurred_at=RECEIVED + timedelta(hours=2),
+        software_version="0.1.0",
+        uptime_s=1,
+        outbox_backlog=0,
+        outbox_bytes=0,
+        outbox_budget_bytes=1000,
+    )
+    out = ingest_batch(factory, [Incoming(up_topic("wb-1", "heartbeat"), encode(hb), RECEIVED)])
+    assert out.dead == 0
+    with factory() as s:
+        assert s.get(Device, "wb-1").clock_offset_s == 7200
+
+
+# -- which orders a weighbridge may complete (issue 8, finding 3) ------------------------------
+
+
+def _planned(factory, world, *, site_id: int | None) -> int:  # type: ignore[no-untyped-def]
+    from cloud.orders.lifecycle import OrderStatus
+    from cloud.orders.schemas import OrderCreate
+    from cloud.orders.service import change_status, create_order
+
+    with transaction(factory) as s:
+        o = create_order(
+            s,
+            tenant_id=world.tenant_id,
+            source="manual",
+            data=OrderCreate(
+                customer_id=world.customer_id,
+                order_type="bulk_transport",
+                vehicle_id=world.vehicle_id,
+                site_id=site_id,
+                requested_date=datetime(2026, 11, 27).date(),
+            ),
+        )
+        change_status(s, order=o, to=OrderStatus.PLANNED, by_user_id=world.user_id)
+        return o.id
+
+
+def test_a_weighbridge_completes_only_orders_planned_for_its_site(factory, world) -> None:  # type: ignore[no-untyped-def]
+    from cloud.customers.models import Site
+    from cloud.devices.service import create_device
+
+    with transaction(factory) as s:
+        other = Site(tenant_id=world.tenant_id, name="other yard", kind="own_yard")
+        s.add(other)
+        s.flush()
+        create_device(
+            s, tenant_id=world.tenant_id, device_id="wb-2", kind="weighbridge", site_id=other.id
+        )
+        create_device(s, tenant_id=world.tenant_id, device_id="wb-nosite", kind="weighbridge")
+    planned = _planned(factory, world, site_id=world.site_id)
+    ingest_batch(factory, [incoming(ticket("wb-2", number="B-1"))])
+    ingest_batch(factory, [incoming(ticket("wb-nosite", number="N-1"))])
+    with factory() as s:
+        assert s.get(Order, planned).status == "planned"  # neither may complete it
+        walk_ins = s.scalars(select(Order).where(Order.id != planned).order_by(Order.id)).all()
+    assert [(o.order_type, o.status) for o in walk_ins] == [("walk_in", "executed")] * 2
+    assert not walk_ins[0].needs_review
+    assert walk_ins[1].needs_review and "has no site" in walk_ins[1].review_reasons[0]
+    ingest_batch(factory, [incoming(ticket("wb-1", number="A-1"))])  # its own site's weighbridge
+    with factory() as s:
+        assert s.get(Order, planned).status == "executed"
+
+
+def test_a_ticket_from_a_truck_is_refused(factory, world) -> None:  # type: ignore[no-untyped-def]
+    from cloud.devices.service import create_device
+
+    with transaction(factory) as s:
+        create_device(
+            s, tenant_id=world.tenant_id, device_id="truck-1", kind="truck",
+            vehicle_id=world.vehicle_id,
+        )  # fmt: skip
+    planned = _planned(factory, world, site_id=None)
+    out = ingest_batch(factory, [incoming(ticket("truck-1"))])
+    assert out.dead == 1 and out.rejected["truck-1"]
+    with factory() as s:
+        assert s.scalars(select(DeadLetter)).one().reason == "not_a_weighbridge"
+        assert s.get(Order, planned).status == "planned"
+    assert count(factory, Weighing) == 0
+
+
+def test_a_ticket_cannot_take_a_document_of_another_order(factory, world) -> None:  # type: ignore[no-untyped-def]
+    doc = "d" * 64
+    ingest_batch(
+        factory, [incoming(ticket(number="T-1").model_copy(update={"document_sha256": doc}))]
+    )
+    again = ticket(number="T-2", seq=2).model_copy(update={"document_sha256": doc})
+    out = ingest_batch(factory, [incoming(again)])
+    assert out.dead == 1
+    with factory() as s:
+        assert s.scalars(select(DeadLetter)).one().reason == "document_in_use"
+    assert count(factory, Order) == 1 and count(factory, Weighing) == 1
+
+
+def test_the_policy_comes_from_the_settings() -> None:
+    from cloud.ingest.policy import IngestPolicy
+    from cloud.settings import Settings
+
+    settings = Settings(
+        device_future_skew_s=5,
+        dead_letter_payload_prefix_bytes=100,
+        dead_letter_rate_per_device=2,
+        dead_letter_rate_window_s=3,
+        dead_letter_retention_days=4,
+    )
+    assert IngestPolicy.from_settings(settings) == IngestPolicy(5, 100, 2, 3, 4)
