@@ -33,3 +33,14 @@ class Forbidden(AppError):
 
 class BadRequest(AppError):
     status_code = 400
+
+
+class Unprocessable(AppError):
+    """422: the payload is well-formed, but what it says cannot be accepted (an unknown
+    reference, a date out of range, a file that is not what it claims)."""
+
+    status_code = 422
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413

@@ -9,18 +9,16 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.errors import AppError
+from cloud.errors import Unprocessable
 
 M = TypeVar("M")
 
 
-class UnknownReference(AppError):
-    """422: the payload names a row the caller cannot see."""
+class UnknownReference(Unprocessable):
+    """422: the payload names a row the caller cannot see (or may not use there)."""
 
-    status_code = 422
-
-    def __init__(self, field: str, value: object) -> None:
-        super().__init__(f"{field}: no such record ({value!r})")
+    def __init__(self, field: str, value: object, why: str = "no such record") -> None:
+        super().__init__(f"{field}: {why} ({value!r})")
         self.field = field
 
 
@@ -45,3 +43,27 @@ def resolve(
     if row is None:
         raise UnknownReference(field, id_)
     return row
+
+
+def resolve_optional(
+    session: Session,
+    model: type[M],
+    *,
+    field: str,
+    id_: int | None,
+    tenant_id: int,
+    **scope: Any,
+) -> M | None:
+    """``resolve`` for an optional reference: None stays None."""
+    if id_ is None:
+        return None
+    return resolve(session, model, field=field, id_=id_, tenant_id=tenant_id, **scope)
+
+
+def check_customer_scope(
+    *, field: str, id_: int, owner_customer_id: int | None, customer_id: int
+) -> None:
+    """A row that belongs to a customer (a site, a customer's own vehicle) may only be used
+    for that customer; rows of the tenant itself (``owner_customer_id`` None) for anyone."""
+    if owner_customer_id is not None and owner_customer_id != customer_id:
+        raise UnknownReference(field, id_, "belongs to another customer")

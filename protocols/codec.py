@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -28,6 +29,10 @@ class SchemaMismatch(ContractError):
     reason = "schema"
 
 
+class NulCharacter(ContractError):
+    reason = "nul_character"
+
+
 class TopicMismatch(ContractError):
     reason = "topic_mismatch"
 
@@ -35,6 +40,10 @@ class TopicMismatch(ContractError):
 class BadTopic(ContractError):
     reason = "bad_topic"
 
+
+# An escaped U+0000 in a JSON string: ``\u0000`` preceded by an even number of backslashes (an
+# odd number means the backslash itself was escaped and the text just reads "u0000").
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 _message = TypeAdapter(Message)
 _up = TypeAdapter(UpMessage)
@@ -59,6 +68,11 @@ def _load(payload: bytes | bytearray | str, adapter: TypeAdapter[Any]) -> Any:
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    # No field of the contract has a use for NUL, and PostgreSQL text cannot hold it: refused
+    # here, with its own reason, rather than failing a database write later. The substring
+    # test is a fast scan; the pattern only runs when it hits.
+    if b"\\u0000" in raw and _ESCAPED_NUL.search(raw):
+        raise NulCharacter("a string contains the NUL character (\\u0000)")
     try:
         # pydantic parses the JSON itself (in Rust): about twice as fast as json.loads first.
         return adapter.validate_json(raw)

@@ -26,6 +26,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         {
             "fastapi",
             "starlette",
+            "anyio",
             "uvicorn",
             "sqlalchemy",
             "alembic",

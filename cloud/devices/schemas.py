@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.types import DbId
+
 Presence = Literal["online", "offline", "silent", "revoked", "never_seen"]
 
 
@@ -17,8 +19,8 @@ class DeviceCreate(BaseModel):
     id: str = Field(max_length=64, description="[a-z0-9-]: a topic level and broker user name")
     kind: Literal["weighbridge", "truck"]
     name: str | None = Field(default=None, max_length=200)
-    vehicle_id: int | None = None
-    site_id: int | None = None
+    vehicle_id: DbId | None = None
+    site_id: DbId | None = None
 
 
 class DeviceRevoke(BaseModel):

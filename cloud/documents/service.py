@@ -4,18 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.documents.models import Document
-from cloud.errors import BadRequest, Conflict, NotFound
-
-ALLOWED_TYPES = {"image/jpeg", "image/png", "application/pdf", "text/plain"}
-MAGIC = {
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "application/pdf": (b"%PDF-",),
-}
-
-
-class DocumentRejected(BadRequest):
-    status_code = 422
+from cloud.errors import Conflict, NotFound
 
 
 class DocumentNotFound(NotFound):
@@ -30,24 +19,6 @@ class DocumentInUse(Conflict):
 class DocumentOwnedByOther(Conflict):
     """A device named or uploaded a file whose row another device (or the office) made: a
     device only ever references and completes its own files."""
-
-
-def check_content(data: bytes, content_type: str) -> None:
-    """The bytes must be what they claim (by magic number), never trusted from a file name."""
-    if content_type not in ALLOWED_TYPES:
-        raise DocumentRejected(
-            f"content type {content_type!r} not allowed: {sorted(ALLOWED_TYPES)}"
-        )
-    if not data:
-        raise DocumentRejected("empty file")
-    magics = MAGIC.get(content_type)
-    if magics and not any(data.startswith(m) for m in magics):
-        raise DocumentRejected(f"the bytes are not {content_type}")
-    if content_type == "text/plain":
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise DocumentRejected("text/plain must be UTF-8") from None
 
 
 def upsert(

@@ -29,3 +29,8 @@ class Vehicle(Base):
     max_load_kg: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 3))
     stored_tare_kg: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 3))
     stored_tare_valid_until: Mapped[date | None] = mapped_column(Date)
+    driver_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    """The user (role driver) who drives this vehicle now: what a driver sees through the API
+    until routes (vehicle + driver + day) replace it in the planning issue."""

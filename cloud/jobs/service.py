@@ -58,6 +58,13 @@ class JobNotDispatched(Forbidden):
     it before the reported moment)."""
 
 
+def _fit(text: str | None, limit: int) -> str | None:
+    """Master data shown to the driver, cut to what the job contract carries (a name or an
+    address made only of spaces is left out rather than refused)."""
+    text = " ".join((text or "").split())
+    return text[:limit] or None
+
+
 def job_id_for(order: Order) -> str:
     return order.number
 
@@ -120,9 +127,9 @@ def dispatch_order(
             planned_date=order.requested_date or utcnow().date(),
             window_start=order.window_start,
             window_end=order.window_end,
-            customer_name=customer.name[:64],
-            site_name=site.name if site else None,
-            address=" ".join(x for x in (site.street, site.postal_code, site.city) if x)
+            customer_name=_fit(customer.name, 64),
+            site_name=_fit(site.name, 200) if site else None,
+            address=_fit(" ".join(x for x in (site.street, site.postal_code, site.city) if x), 300)
             if site
             else None,
             lat=site.lat if site else None,

@@ -113,6 +113,7 @@ def execute_from_weighing(
             by_device_id=device.id,
             source_ref=source_ref,
             review_reasons=reasons,
+            flag_customer_mismatch=True,  # a weighing is never refused for it: flagged
         )
     weighing.order_id = order.id
     order.actual_quantity_kg = to_kg(weighing.net, weighing.unit)

@@ -12,6 +12,7 @@ from cloud.customers.models import Customer
 from cloud.fleet.models import Vehicle
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import Order
+from cloud.orders.scope import OrderScope
 from cloud.weighings.models import Weighing
 
 
@@ -30,6 +31,10 @@ def by_source_ref(session: Session, *, tenant_id: int, source_ref: str) -> Order
     )
 
 
+def get_scoped(session: Session, *, scope: OrderScope, order_id: int) -> Order | None:
+    return session.scalar(select(Order).where(Order.id == order_id, *scope.conditions()))
+
+
 def page(
     session: Session,
     *,
@@ -38,10 +43,11 @@ def page(
     status: OrderStatus | None = None,
     limit: int = 50,
     offset: int = 0,
+    scope: OrderScope | None = None,
 ) -> tuple[Sequence[Order], int]:
-    where = [Order.tenant_id == tenant_id]
-    if customer_id is not None:
-        where.append(Order.customer_id == customer_id)
+    """A page of the orders ``scope`` allows (default: the tenant's, or one customer's)."""
+    scope = scope or OrderScope(tenant_id=tenant_id, customer_id=customer_id)
+    where = scope.conditions()
     if status is not None:
         where.append(Order.status == status.value)
     total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
@@ -84,18 +90,28 @@ def planned_for_weighing(
     return None
 
 
-def customer_names(session: Session, ids: set[int]) -> dict[int, str]:
+def customer_names(
+    session: Session, ids: set[int], *, tenant_ids: set[int] | None = None
+) -> dict[int, str]:
+    """Names by id; with ``tenant_ids``, only rows of those tenants (an order never shows
+    another tenant's row, even if a bad reference slipped into the database)."""
     if not ids:
         return {}
-    return dict(
-        session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
-    )
+    stmt = select(Customer.id, Customer.name).where(Customer.id.in_(ids))
+    if tenant_ids is not None:
+        stmt = stmt.where(Customer.tenant_id.in_(tenant_ids))
+    return {i: n for i, n in session.execute(stmt).tuples()}
 
 
-def plates(session: Session, ids: set[int]) -> dict[int, str]:
+def plates(
+    session: Session, ids: set[int], *, tenant_ids: set[int] | None = None
+) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(Vehicle.id, Vehicle.plate).where(Vehicle.id.in_(ids))).all())
+    stmt = select(Vehicle.id, Vehicle.plate).where(Vehicle.id.in_(ids))
+    if tenant_ids is not None:
+        stmt = stmt.where(Vehicle.tenant_id.in_(tenant_ids))
+    return {i: p for i, p in session.execute(stmt).tuples()}
 
 
 def weighings_by_order(session: Session, ids: set[int]) -> dict[int, list[Weighing]]:

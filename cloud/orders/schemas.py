@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cloud.orders.lifecycle import OrderStatus
+from cloud.types import DbId, NoNul
 
 OrderType = Literal[
     "walk_in",
@@ -18,25 +19,39 @@ OrderType = Literal[
 ]
 
 
+# Order fields that go to the truck must fit the job contract (protocols.Job) as well as
+# their column: ``material`` (column 100) and ``container_type`` (60) travel as ``ShortText``
+# (1-64 characters, whitespace stripped), ``notes`` as the job's instructions (2000).
+Material = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
+]
+ContainerType = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), NoNul
+]
+Reference = Annotated[str, StringConstraints(max_length=64), NoNul]
+Notes = Annotated[str, StringConstraints(max_length=2000), NoNul]
+
+
 class OrderCreate(BaseModel):
-    """Manual intake by the office (phone call, e-mail)."""
+    """Manual intake by the office (phone call, e-mail). References are resolved within the
+    caller's tenant and the order's customer (``cloud.orders.service.create_order``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(gt=0)
+    customer_id: DbId
     order_type: OrderType
-    site_id: int | None = Field(default=None, gt=0)
-    vehicle_id: int | None = Field(default=None, gt=0)
-    material: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    site_id: DbId | None = None
+    vehicle_id: DbId | None = None
+    material: Material | None = None
     requested_date: date | None = None
     window_start: AwareDatetime | None = None
     window_end: AwareDatetime | None = None
-    container_type: Annotated[str, StringConstraints(max_length=60)] | None = None
+    container_type: ContainerType | None = None
     expected_quantity_kg: (
         Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)] | None
     ) = None
-    reference: Annotated[str, StringConstraints(max_length=64)] | None = None
-    notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    reference: Reference | None = None
+    notes: Notes | None = None
 
     @model_validator(mode="after")
     def _window_in_order(self) -> OrderCreate:

@@ -3,20 +3,90 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cloud.customers.service import get_customer
+from cloud.customers.models import Customer, Site
 from cloud.db import utcnow
-from cloud.errors import NotFound
+from cloud.errors import NotFound, Unprocessable
+from cloud.fleet.models import Vehicle
 from cloud.orders import repository
 from cloud.orders.errors import OrderNotFound
 from cloud.orders.lifecycle import OrderStatus, assert_transition
 from cloud.orders.models import Order, OrderStatusChange
 from cloud.orders.schemas import OrderCreate, OrderRead, StatusChangeRead, WeighingSummary
+from cloud.orders.scope import OrderScope
+from cloud.references import UnknownReference, check_customer_scope, resolve, resolve_optional
 from cloud.tenancy.models import Tenant
+
+
+class OrderDateOutOfRange(Unprocessable):
+    """A requested date or time window outside the range the tenant can plan in."""
+
+
+@dataclass(frozen=True)
+class DateBounds:
+    """The dates an order may ask for: ``first`` to ``last``, both included."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def around(cls, today: date, *, min_year: int, max_years_ahead: int) -> DateBounds:
+        year = today.year + max_years_ahead
+        # 29 February has no counterpart in most years: take the 28th.
+        last = today.replace(year=year, day=min(today.day, 28) if today.month == 2 else today.day)
+        return cls(first=date(min_year, 1, 1), last=last)
+
+    def check(self, data: OrderCreate) -> None:
+        """Dates are compared in their own time zone: no conversion can overflow first."""
+        for field, value in (
+            ("requested_date", data.requested_date),
+            ("window_start", data.window_start.date() if data.window_start else None),
+            ("window_end", data.window_end.date() if data.window_end else None),
+        ):
+            if value is not None and not self.first <= value <= self.last:
+                raise OrderDateOutOfRange(
+                    f"{field}: {value.isoformat()} is outside the dates orders can be planned "
+                    f"for ({self.first.isoformat()} to {self.last.isoformat()})"
+                )
+
+
+def resolve_references(
+    session: Session, *, tenant_id: int, data: OrderCreate, mismatches: list[str] | None = None
+) -> None:
+    """Every id in the payload names a row of this tenant, and a site or vehicle that belongs
+    to a customer belongs to the order's customer. ``UnknownReference`` (422) names the field;
+    another tenant's row is reported exactly like a missing one.
+
+    ``mismatches``: for intake from a device, where a fact must never be refused for it, a
+    customer mismatch is appended there (a review reason) instead of raised. Another tenant's
+    row is refused either way."""
+    resolve(session, Customer, field="customer_id", id_=data.customer_id, tenant_id=tenant_id)
+    site = resolve_optional(session, Site, field="site_id", id_=data.site_id, tenant_id=tenant_id)
+    vehicle = resolve_optional(
+        session, Vehicle, field="vehicle_id", id_=data.vehicle_id, tenant_id=tenant_id
+    )
+    for field, row in (("site_id", site), ("vehicle_id", vehicle)):
+        if row is None:
+            continue
+        try:
+            check_customer_scope(
+                field=field,
+                id_=row.id,
+                owner_customer_id=row.customer_id,
+                customer_id=data.customer_id,
+            )
+        except UnknownReference:
+            if mismatches is None:
+                raise
+            mismatches.append(
+                f"{field} {row.id} belongs to customer {row.customer_id}, "
+                f"not to the order's customer {data.customer_id}"
+            )
 
 
 def next_order_number(session: Session, *, tenant_id: int) -> str:
@@ -40,8 +110,16 @@ def create_order(
     by_device_id: str | None = None,
     source_ref: str | None = None,
     review_reasons: Sequence[str] = (),
+    dates: DateBounds | None = None,
+    flag_customer_mismatch: bool = False,
 ) -> Order:
-    get_customer(session, tenant_id=tenant_id, customer_id=data.customer_id)
+    """A new order in the order bin. ``dates``: the range a client may ask for (the API passes
+    it; intake from devices records the date the weighing happened)."""
+    if dates is not None:
+        dates.check(data)
+    mismatches: list[str] | None = [] if flag_customer_mismatch else None
+    resolve_references(session, tenant_id=tenant_id, data=data, mismatches=mismatches)
+    review_reasons = [*review_reasons, *(mismatches or ())]
     order = Order(
         tenant_id=tenant_id,
         number=next_order_number(session, tenant_id=tenant_id),
@@ -97,10 +175,20 @@ def change_status(
 
 
 def get_order(
-    session: Session, *, tenant_id: int, order_id: int, customer_id: int | None = None
+    session: Session,
+    *,
+    tenant_id: int,
+    order_id: int,
+    customer_id: int | None = None,
+    scope: OrderScope | None = None,
 ) -> Order:
-    order = repository.get(session, tenant_id=tenant_id, order_id=order_id)
-    if order is None or (customer_id is not None and order.customer_id != customer_id):
+    """The order, if ``scope`` (default: the tenant, or one customer) may see it; otherwise
+    ``OrderNotFound``, exactly as for an order that does not exist."""
+    scope = scope or OrderScope(tenant_id=tenant_id, customer_id=customer_id)
+    if scope.tenant_id != tenant_id:
+        raise OrderNotFound(f"order {order_id} not found")
+    order = repository.get_scoped(session, scope=scope, order_id=order_id)
+    if order is None:
         raise OrderNotFound(f"order {order_id} not found")
     return order
 
@@ -111,8 +199,11 @@ _COLUMNS = tuple(c for c in OrderRead.model_fields if c in Order.__table__.colum
 def to_read(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
     """Render orders with their customer, plate, weighings and history in a few queries."""
     ids = {o.id for o in orders}
-    names = repository.customer_names(session, {o.customer_id for o in orders})
-    plates = repository.plates(session, {o.vehicle_id for o in orders if o.vehicle_id})
+    tenants = {o.tenant_id for o in orders}
+    names = repository.customer_names(session, {o.customer_id for o in orders}, tenant_ids=tenants)
+    plates = repository.plates(
+        session, {o.vehicle_id for o in orders if o.vehicle_id}, tenant_ids=tenants
+    )
     weighings = repository.weighings_by_order(session, ids)
     history: dict[int, list[OrderStatusChange]] = {}
     for change in session.scalars(

@@ -31,3 +31,12 @@ def test_no_app_error_is_left_at_500() -> None:
     at_500 = sorted(c.__qualname__ for c in subclasses if c.status_code >= 500)
     assert not at_500, f"AppError subclasses without a 4xx status: {at_500}"
     assert all(400 <= c.status_code < 500 for c in subclasses)
+
+
+def test_http_errors_are_named_after_their_status() -> None:
+    """404 and 405 from the framework render like our own errors, with a readable name."""
+    from cloud.api.errors import _http_error_name
+
+    assert _http_error_name(404) == "NotFound"
+    assert _http_error_name(405) == "MethodNotAllowed"
+    assert _http_error_name(599) == "HTTPException"

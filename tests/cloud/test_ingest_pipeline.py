@@ -633,3 +633,32 @@ def test_the_policy_comes_from_the_settings() -> None:
         dead_letter_retention_days=4,
     )
     assert IngestPolicy.from_settings(settings) == IngestPolicy(5, 100, 2, 3, 4)
+
+
+def test_a_weighing_at_another_customers_site_is_flagged_not_refused(factory, world) -> None:  # type: ignore[no-untyped-def]
+    """The office may not put a site of customer X on an order of customer Y, but a weight on
+    the scale is a fact: intake keeps it and puts the mismatch in front of a person."""
+    from cloud.customers.models import Site
+    from cloud.customers.service import create_customer
+    from cloud.devices.service import create_device
+
+    with transaction(factory) as s:
+        other = create_customer(s, tenant_id=world.tenant_id, number="2002", name="Processor")
+        site = Site(tenant_id=world.tenant_id, name="processor yard", customer_id=other.id)
+        s.add(site)
+        s.flush()
+        create_device(
+            s, tenant_id=world.tenant_id, device_id="wb-proc", kind="weighbridge", site_id=site.id
+        )
+        site_id = site.id
+    out = ingest_batch(factory, [incoming(ticket("wb-proc", number="P-1"))])
+    assert out.dead == 0 and out.stored == 1
+    with factory() as s:
+        order = s.scalars(select(Order)).one()
+    assert (order.status, order.customer_id, order.site_id) == (
+        "executed",
+        world.customer_id,
+        site_id,
+    )
+    assert order.needs_review
+    assert any("belongs to customer" in r for r in order.review_reasons)

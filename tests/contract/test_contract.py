@@ -146,6 +146,29 @@ def _ticket_bytes(**over: object) -> bytes:
     return json.dumps(data).encode()
 
 
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"plate": "BX-1\x0023"},
+        {"material": "\x00"},
+        {"customer_reference": "a\\\x00"},  # an escaped backslash, then NUL
+        {"extra_field\x00": "x"},  # keys too, though unknown fields are ignored
+    ],
+)
+def test_nul_characters_are_refused_with_their_own_reason(over: dict[str, str]) -> None:
+    with pytest.raises(protocols.NulCharacter) as err:
+        protocols.decode_up("oms/v1/wb-zwolle-1/up/weighing", _ticket_bytes(**over))
+    assert err.value.reason == "nul_character"
+
+
+def test_text_that_merely_reads_u0000_is_not_a_nul() -> None:
+    # JSON "\\u0000" is a backslash followed by the letters u0000.
+    msg = protocols.decode_up(
+        "oms/v1/wb-zwolle-1/up/weighing", _ticket_bytes(customer_reference="C:\\u0000")
+    )[1]
+    assert msg.customer_reference == "C:\\u0000"  # type: ignore[attr-defined]
+
+
 def test_decode_errors_say_what_is_wrong() -> None:
     topic = "oms/v1/wb-zwolle-1/up/weighing"
     with pytest.raises(protocols.InvalidJson):

@@ -1,24 +1,55 @@
 """Documents: devices upload photos, signatures and tickets (idempotent ``PUT`` by sha256);
-the office lists, downloads and adds documents on an order."""
+the office lists, downloads and adds documents on an order.
+
+Uploads: every parameter is validated before the body is read, the bytes are checked
+(``cloud.documents.content``) before anything is stored, and the file is written to the
+document store only after the database accepted the row; if the transaction still rolls back,
+a file this request created is removed again (one that was there before stays: content
+addressing means other rows may use it)."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+import re
+import unicodedata
+import urllib.parse
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, UploadFile, status
+import structlog
+from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Connection, event, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cloud.api.deps import CurrentDevice, CurrentUser, DbSession, require_roles
-from cloud.documents import service
+from cloud.api.params import IdPath, Sha256Path
+from cloud.documents import content, service
+from cloud.documents.models import Document
 from cloud.documents.storage import DocumentStore
-from cloud.errors import BadRequest
+from cloud.errors import Unprocessable
+from cloud.orders.scope import OrderScope
 from cloud.orders.service import get_order
 from cloud.tenancy.service import Principal
+from cloud.types import SHA256_PATTERN
 
+log = structlog.get_logger("cloud.api.documents")
 router = APIRouter(prefix="/api/v1", tags=["documents"])
-MAX_UPLOAD = 20 * 2**20
-KINDS = ("photo", "signature", "ticket", "other")
+Office = Annotated[Principal, Depends(require_roles("planner", "administrator", "owner"))]
+Kind = Annotated[content.DocumentKind, Query(description="what the file is")]
+Filename = Annotated[
+    str, Query(min_length=1, max_length=content.MAX_FILENAME, description="the file's name")
+]
+OriginalSha256 = Annotated[
+    str | None,
+    Query(
+        min_length=64,
+        max_length=64,
+        pattern=SHA256_PATTERN,
+        description="sha256 of the file as captured, before the device processed it",
+    ),
+]
 
 
 class DocumentRead(BaseModel):
@@ -36,12 +67,8 @@ class DocumentRead(BaseModel):
     device_id: str | None
 
 
-class UploadTooLarge(BadRequest):
-    status_code = 413
-
-
-class DigestMismatch(BadRequest):
-    status_code = 422
+class DigestMismatch(Unprocessable):
+    pass
 
 
 def store(request: Request) -> DocumentStore:
@@ -50,55 +77,117 @@ def store(request: Request) -> DocumentStore:
 
 async def _read_capped(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD:
-        raise UploadTooLarge(f"upload of {declared} bytes exceeds {MAX_UPLOAD}")
+    if declared and declared.isdigit():
+        content.check_size(int(declared))
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_UPLOAD:
-            raise UploadTooLarge(f"upload exceeds {MAX_UPLOAD} bytes")
+        content.check_size(len(body))
     return bytes(body)
+
+
+def _store_after_flush(files: DocumentStore, session: Session, data: bytes) -> None:
+    """Write the bytes once the row is flushed; undo a new file if the transaction rolls
+    back (the commit happens after the endpoint returns)."""
+    digest = hashlib.sha256(data).hexdigest()
+    existed = files.exists(digest)
+    files.put(data)
+    if existed:
+        return
+    path: Path = files.path(digest)
+
+    def _remove_new_file(rolled_back: Session, *_args: Any) -> None:
+        # Another request (another tenant) may have stored the same bytes meanwhile and
+        # committed its row: then the file is theirs too and stays.
+        try:
+            bind = rolled_back.get_bind()
+            engine = bind.engine if isinstance(bind, Connection) else bind
+            with engine.connect() as conn:
+                used = conn.scalar(
+                    select(Document.id)
+                    .where(Document.sha256 == digest, Document.stored.is_(True))
+                    .limit(1)
+                )
+        except Exception:  # keep the file when in doubt
+            log.warning("api.documents.rollback_check_failed", sha256=digest, exc_info=True)
+            return
+        if used is None:
+            path.unlink(missing_ok=True)
+            log.info("api.documents.upload_rolled_back", sha256=digest)
+
+    event.listen(session, "after_rollback", _remove_new_file, once=True)
+
+
+def _accept(
+    request: Request,
+    session: Session,
+    *,
+    data: bytes,
+    content_type: str,
+    tenant_id: int,
+    kind: str,
+    filename: str,
+    **link: Any,
+) -> Document:
+    """Check the bytes, write the row, then store the file (in a worker thread)."""
+    content.check_content(data, content_type)
+    doc = service.upsert(
+        session,
+        tenant_id=tenant_id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        kind=kind,
+        filename=filename,
+        content_type=content_type,
+        size=len(data),
+        stored=True,
+        **link,
+    )
+    _store_after_flush(store(request), session, data)
+    return doc
 
 
 @router.put("/device/documents/{sha256}", response_model=DocumentRead)
 async def device_upload(
-    sha256: str,
+    sha256: Sha256Path,
     request: Request,
     session: DbSession,
     device: CurrentDevice,
-    kind: str = "photo",
-    filename: str = "upload.bin",
-    original_sha256: str | None = None,
+    kind: Kind = "photo",
+    filename: Filename = "upload.bin",
+    original_sha256: OriginalSha256 = None,
 ) -> DocumentRead:
     """A device uploads a file it named by sha256 in a message. Safe to retry."""
+    name = content.check_filename(filename)
+    content_type = content.media_type(request.headers.get("content-type"))
+    if content_type not in content.ALLOWED_TYPES:
+        raise content.DocumentRejected(
+            f"content type {content_type!r} not allowed: {sorted(content.ALLOWED_TYPES)}"
+        )
     data = await _read_capped(request)
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256.lower():
-        raise DigestMismatch(f"body sha256 is {digest}, not {sha256}")
-    if kind not in KINDS:
-        raise DigestMismatch(f"kind must be one of {KINDS}")
-    content_type = request.headers.get("content-type", "application/octet-stream").split(";")[0]
-    service.check_content(data, content_type)
-    store(request).put(data)
-    doc = service.upsert(
+        raise DigestMismatch(f"body sha256 is {digest}, not {sha256.lower()}")
+    doc = await run_in_threadpool(
+        _accept,
+        request,
         session,
-        tenant_id=device.tenant_id,
-        sha256=digest,
-        kind=kind,
-        filename=filename[:120],
+        data=data,
         content_type=content_type,
-        size=len(data),
-        original_sha256=original_sha256,
+        tenant_id=device.tenant_id,
+        kind=kind,
+        filename=name,
+        original_sha256=original_sha256.lower() if original_sha256 else None,
         device_id=device.id,
-        stored=True,
     )
     return DocumentRead.model_validate(doc)
 
 
 @router.get("/orders/{order_id}/documents", response_model=list[DocumentRead])
-def list_documents(order_id: int, session: DbSession, principal: CurrentUser) -> list[DocumentRead]:
-    customer = None if principal.roles - {"customer"} else (principal.customer_id or -1)
-    get_order(session, tenant_id=principal.tenant_id, order_id=order_id, customer_id=customer)
+def list_documents(
+    order_id: IdPath, session: DbSession, principal: CurrentUser
+) -> list[DocumentRead]:
+    scope = OrderScope.for_principal(principal)
+    get_order(session, tenant_id=principal.tenant_id, order_id=order_id, scope=scope)
     docs = service.for_order(session, tenant_id=principal.tenant_id, order_id=order_id)
     return [DocumentRead.model_validate(d) for d in docs]
 
@@ -107,56 +196,82 @@ def list_documents(order_id: int, session: DbSession, principal: CurrentUser) ->
     "/orders/{order_id}/documents", response_model=DocumentRead, status_code=status.HTTP_201_CREATED
 )
 async def add_document(
-    order_id: int,
+    order_id: IdPath,
     file: UploadFile,
     request: Request,
     session: DbSession,
-    principal: Annotated[Principal, Depends(require_roles("planner", "administrator", "owner"))],
-    kind: str = "other",
+    principal: Office,
+    kind: Kind = "other",
 ) -> DocumentRead:
-    get_order(session, tenant_id=principal.tenant_id, order_id=order_id)
-    if kind not in KINDS:
-        raise DigestMismatch(f"kind must be one of {KINDS}")
-    data = await file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise UploadTooLarge(f"upload exceeds {MAX_UPLOAD} bytes")
-    content_type = (file.content_type or "application/octet-stream").split(";")[0]
-    service.check_content(data, content_type)
-    digest = store(request).put(data)
-    doc = service.upsert(
+    await run_in_threadpool(get_order, session, tenant_id=principal.tenant_id, order_id=order_id)
+    name = content.check_filename(file.filename or "upload")
+    if file.size is not None:
+        content.check_size(file.size)
+    data = await file.read(content.MAX_UPLOAD_BYTES + 1)
+    content.check_size(len(data))
+    doc = await run_in_threadpool(
+        _accept,
+        request,
         session,
+        data=data,
+        content_type=content.media_type(file.content_type),
         tenant_id=principal.tenant_id,
-        sha256=digest,
         kind=kind,
-        filename=(file.filename or "upload")[:120],
-        content_type=content_type,
-        size=len(data),
+        filename=name,
         order_id=order_id,
         user_id=principal.user_id,
-        stored=True,
     )
     return DocumentRead.model_validate(doc)
 
 
+_FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9 ._()+,=@-]+")
+# RFC 5987 attr-char, besides letters and digits (which ``quote`` never encodes).
+_ATTR_CHAR = "!#$&+.^_`|~-"
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name twice (RFC 6266): an ASCII fallback with anything that
+    could break the header or the client's path removed, and the exact UTF-8 name in
+    ``filename*`` (RFC 5987 percent-encoding)."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = _FALLBACK_UNSAFE.sub("_", ascii_name).strip(" ._") or "download"
+    encoded = urllib.parse.quote(filename, safe=_ATTR_CHAR)
+    return f"attachment; filename=\"{fallback[:120]}\"; filename*=UTF-8''{encoded}"
+
+
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Opened in a tab anyway, the file may run nothing and load nothing.
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-store",
+}
+
+
 @router.get("/documents/{document_id}/content")
 def download(
-    document_id: int, request: Request, session: DbSession, principal: CurrentUser
+    document_id: IdPath, request: Request, session: DbSession, principal: CurrentUser
 ) -> Response:
+    """The stored bytes, as an attachment, with the content type checked at upload."""
     doc = service.get(session, tenant_id=principal.tenant_id, document_id=document_id)
-    customer = None if principal.roles - {"customer"} else (principal.customer_id or -1)
+    scope = OrderScope.for_principal(principal)
     if doc.order_id is not None:
-        get_order(
-            session, tenant_id=principal.tenant_id, order_id=doc.order_id, customer_id=customer
-        )
-    elif customer is not None:
+        get_order(session, tenant_id=principal.tenant_id, order_id=doc.order_id, scope=scope)
+    elif scope != OrderScope.whole_tenant(principal.tenant_id):
+        # Not linked to an order yet: only the office sees it.
         raise service.DocumentNotFound(f"document {document_id} not found")
     if not doc.stored:
         raise service.DocumentNotFound(f"document {document_id} has not been uploaded yet")
+    media_type = (
+        doc.content_type
+        if doc.content_type in content.ALLOWED_TYPES
+        else "application/octet-stream"
+    )
     return Response(
         store(request).get(doc.sha256),
-        media_type=doc.content_type,
+        media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{doc.filename}"',
+            **DOWNLOAD_HEADERS,
+            "Content-Disposition": content_disposition(doc.filename),
             "X-Content-SHA256": doc.sha256,
         },
     )

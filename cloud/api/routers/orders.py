@@ -7,23 +7,33 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.api.deps import CurrentUser, DbSession, require_roles
+from cloud.api.deps import AppSettings, CurrentUser, DbSession, require_roles
+from cloud.api.params import IdPath, Limit, Offset
+from cloud.db import utcnow
 from cloud.jobs import service as jobs
 from cloud.measurements.service import readings_between
 from cloud.orders import repository, service
 from cloud.orders.lifecycle import OrderStatus
+from cloud.orders.models import Order
 from cloud.orders.schemas import OrderCreate, OrderPage, OrderRead
+from cloud.orders.scope import OrderScope
 from cloud.tenancy.service import Principal
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 OFFICE = ("planner", "administrator", "owner")
 
 
-def _customer_scope(principal: Principal) -> int | None:
-    """Customer users see their own orders only; staff see the whole tenant."""
-    if principal.roles & {"planner", "administrator", "owner", "driver"}:
-        return None
-    return principal.customer_id if principal.customer_id is not None else -1
+def visible_order(session: DbSession, principal: CurrentUser, order_id: IdPath) -> Order:
+    """The order of the path, if the caller may see it (``OrderScope``), else 404."""
+    return service.get_order(
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        scope=OrderScope.for_principal(principal),
+    )
+
+
+VisibleOrder = Annotated[Order, Depends(visible_order)]
 
 
 @router.get("", response_model=OrderPage)
@@ -31,13 +41,15 @@ def list_orders(
     session: DbSession,
     principal: CurrentUser,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> OrderPage:
+    """Office staff see the tenant's orders, customer users their customer's, drivers the
+    open jobs of the vehicle they drive."""
     rows, total = repository.page(
         session,
         tenant_id=principal.tenant_id,
-        customer_id=_customer_scope(principal),
+        scope=OrderScope.for_principal(principal),
         status=status_,
         limit=limit,
         offset=offset,
@@ -46,13 +58,7 @@ def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderRead)
-def get_order(order_id: int, session: DbSession, principal: CurrentUser) -> OrderRead:
-    order = service.get_order(
-        session,
-        tenant_id=principal.tenant_id,
-        order_id=order_id,
-        customer_id=_customer_scope(principal),
-    )
+def get_order(order: VisibleOrder, session: DbSession) -> OrderRead:
     return service.to_read(session, [order])[0]
 
 
@@ -60,14 +66,22 @@ def get_order(order_id: int, session: DbSession, principal: CurrentUser) -> Orde
 def create_order(
     body: OrderCreate,
     session: DbSession,
+    settings: AppSettings,
     principal: Annotated[Principal, Depends(require_roles(*OFFICE))],
 ) -> OrderRead:
+    """References (customer, site, vehicle) must be the tenant's, and a customer's site or
+    vehicle the order's customer's: otherwise 422 naming the field."""
     order = service.create_order(
         session,
         tenant_id=principal.tenant_id,
         data=body,
         source="manual",
         by_user_id=principal.user_id,
+        dates=service.DateBounds.around(
+            utcnow().date(),
+            min_year=settings.order_date_min_year,
+            max_years_ahead=settings.order_date_max_years_ahead,
+        ),
     )
     return service.to_read(session, [order])[0]
 
@@ -78,7 +92,7 @@ class DispatchRequest(BaseModel):
 
 @router.post("/{order_id}/dispatch", status_code=status.HTTP_202_ACCEPTED)
 def dispatch_order(
-    order_id: int,
+    order_id: IdPath,
     session: DbSession,
     principal: Annotated[Principal, Depends(require_roles("planner", "owner"))],
     body: DispatchRequest | None = None,
@@ -121,15 +135,9 @@ class OrderMeasurements(BaseModel):
 
 @router.get("/{order_id}/measurements", response_model=OrderMeasurements)
 def order_measurements(
-    order_id: int, session: DbSession, principal: CurrentUser
+    order: VisibleOrder, session: DbSession, principal: CurrentUser
 ) -> OrderMeasurements:
     """The readings recorded while this order was executed, for review."""
-    order = service.get_order(
-        session,
-        tenant_id=principal.tenant_id,
-        order_id=order_id,
-        customer_id=_customer_scope(principal),
-    )
     window = service.review_window(session, order=order)
     if window is None:
         return OrderMeasurements(device_id=None, start=None, end=None, readings=[])
