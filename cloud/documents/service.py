@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+import hashlib
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 
+from cloud.documents import content
 from cloud.documents.models import Document
+from cloud.documents.storage import DocumentStore
 from cloud.errors import Conflict, NotFound
+
+log = structlog.get_logger("cloud.documents")
 
 
 class DocumentNotFound(NotFound):
@@ -103,3 +111,65 @@ def get(session: Session, *, tenant_id: int, document_id: int) -> Document:
     if doc is None:
         raise DocumentNotFound(f"document {document_id} not found")
     return doc
+
+
+def accept_upload(
+    session: Session,
+    *,
+    files: DocumentStore,
+    data: bytes,
+    content_type: str,
+    tenant_id: int,
+    kind: str,
+    filename: str,
+    **link: Any,
+) -> Document:
+    """An uploaded file: check the bytes (``content``), write its row, and only then store
+    the file. If the caller's transaction still rolls back, a file this call created is
+    removed again; one that was there before stays (content addressing: other rows may use
+    it). ``link``: ``order_id``/``user_id`` for the office, ``device_id``/``original_sha256``
+    for a device."""
+    content.check_content(data, content_type)
+    doc = upsert(
+        session,
+        tenant_id=tenant_id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        kind=kind,
+        filename=filename,
+        content_type=content_type,
+        size=len(data),
+        stored=True,
+        **link,
+    )
+    _store_after_flush(files, session, data)
+    return doc
+
+
+def _store_after_flush(files: DocumentStore, session: Session, data: bytes) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    existed = files.exists(digest)
+    files.put(data)
+    if existed:
+        return
+    path = files.path(digest)
+
+    def _remove_new_file(rolled_back: Session, *_args: Any) -> None:
+        # Another request (another tenant) may have stored the same bytes meanwhile and
+        # committed its row: then the file is theirs too and stays.
+        try:
+            bind = rolled_back.get_bind()
+            engine = bind.engine if isinstance(bind, Connection) else bind
+            with engine.connect() as conn:
+                used = conn.scalar(
+                    select(Document.id)
+                    .where(Document.sha256 == digest, Document.stored.is_(True))
+                    .limit(1)
+                )
+        except Exception:  # keep the file when in doubt
+            log.warning("documents.rollback_check_failed", sha256=digest, exc_info=True)
+            return
+        if used is None:
+            path.unlink(missing_ok=True)
+            log.info("documents.upload_rolled_back", sha256=digest)
+
+    event.listen(session, "after_rollback", _remove_new_file, once=True)

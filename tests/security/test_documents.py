@@ -274,7 +274,7 @@ def test_downloads_with_unusual_names(security_api: SecurityApi, filename: str) 
 
 @pytest.mark.integration
 def test_a_new_file_is_removed_when_the_transaction_rolls_back(db_url: str, tmp_path: Path) -> None:
-    from cloud.api.routers.documents import _store_after_flush
+    from cloud.documents.service import _store_after_flush
 
     engine = make_engine(db_url, pool_size=1)
     factory = make_sessionmaker(engine)

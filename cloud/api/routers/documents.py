@@ -13,13 +13,11 @@ import hashlib
 import re
 import unicodedata
 import urllib.parse
-from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -86,64 +84,8 @@ async def _read_capped(request: Request) -> bytes:
     return bytes(body)
 
 
-def _store_after_flush(files: DocumentStore, session: Session, data: bytes) -> None:
-    """Write the bytes once the row is flushed; undo a new file if the transaction rolls
-    back (the commit happens after the endpoint returns)."""
-    digest = hashlib.sha256(data).hexdigest()
-    existed = files.exists(digest)
-    files.put(data)
-    if existed:
-        return
-    path: Path = files.path(digest)
-
-    def _remove_new_file(rolled_back: Session, *_args: Any) -> None:
-        # Another request (another tenant) may have stored the same bytes meanwhile and
-        # committed its row: then the file is theirs too and stays.
-        try:
-            bind = rolled_back.get_bind()
-            engine = bind.engine if isinstance(bind, Connection) else bind
-            with engine.connect() as conn:
-                used = conn.scalar(
-                    select(Document.id)
-                    .where(Document.sha256 == digest, Document.stored.is_(True))
-                    .limit(1)
-                )
-        except Exception:  # keep the file when in doubt
-            log.warning("api.documents.rollback_check_failed", sha256=digest, exc_info=True)
-            return
-        if used is None:
-            path.unlink(missing_ok=True)
-            log.info("api.documents.upload_rolled_back", sha256=digest)
-
-    event.listen(session, "after_rollback", _remove_new_file, once=True)
-
-
-def _accept(
-    request: Request,
-    session: Session,
-    *,
-    data: bytes,
-    content_type: str,
-    tenant_id: int,
-    kind: str,
-    filename: str,
-    **link: Any,
-) -> Document:
-    """Check the bytes, write the row, then store the file (in a worker thread)."""
-    content.check_content(data, content_type)
-    doc = service.upsert(
-        session,
-        tenant_id=tenant_id,
-        sha256=hashlib.sha256(data).hexdigest(),
-        kind=kind,
-        filename=filename,
-        content_type=content_type,
-        size=len(data),
-        stored=True,
-        **link,
-    )
-    _store_after_flush(store(request), session, data)
-    return doc
+def _accept(request: Request, session: Session, **kwargs: Any) -> Document:
+    return service.accept_upload(session, files=store(request), **kwargs)
 
 
 @router.put("/device/documents/{sha256}", response_model=DocumentRead)
