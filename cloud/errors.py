@@ -5,6 +5,8 @@ from __future__ import annotations
 
 class AppError(Exception):
     status_code: int = 500
+    headers: dict[str, str] | None = None
+    """Extra response headers (``Retry-After`` on a 429), sent by the API's error handler."""
 
     def __init__(self, detail: str, *, status_code: int | None = None) -> None:
         super().__init__(detail)
@@ -44,3 +46,9 @@ class Unprocessable(AppError):
 
 class PayloadTooLarge(AppError):
     status_code = 413
+
+
+class TooManyRequests(AppError):
+    """429: the caller has to wait; set ``headers={"Retry-After": ...}`` where that is known."""
+
+    status_code = 429

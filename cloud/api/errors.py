@@ -30,11 +30,13 @@ def _http_error_name(status_code: int) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": exc.auth_scheme} if isinstance(exc, Unauthorized) else None
+        headers = dict(exc.headers or {})
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = exc.auth_scheme
         return JSONResponse(
             {"error": type(exc).__name__, "detail": exc.detail},
             status_code=exc.status_code,
-            headers=headers,
+            headers=headers or None,
         )
 
     @app.exception_handler(RequestValidationError)

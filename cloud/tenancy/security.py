@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 _N, _R, _P = 2**14, 8, 1
 
@@ -17,21 +18,55 @@ def hash_password(password: str) -> str:
     return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
 
 
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password with today's parameters, made once per process."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def verify_password(password: str, stored: str | None) -> bool:
-    if not stored:
+    """Constant work whatever ``stored`` is: a missing or unreadable hash (a user without a
+    password, or no user at all) is checked against a dummy hash of the same cost and fails,
+    so the time taken does not tell whether the account exists."""
+    parsed = _parse(stored) if stored else None
+    if parsed is None:
+        _scrypt_matches(password, _parse(_dummy_hash()))  # type: ignore[arg-type]
         return False
+    return _scrypt_matches(password, parsed)
+
+
+_Parsed = tuple[int, int, int, bytes, bytes]
+
+
+def _parse(stored: str) -> _Parsed | None:
     try:
         algo, n, r, p, salt_b64, digest_b64 = stored.split("$")
+        if algo != "scrypt":
+            return None
+        salt = base64.urlsafe_b64decode(salt_b64)
+        expected = base64.urlsafe_b64decode(digest_b64)
+        return int(n), int(r), int(p), salt, expected
     except ValueError:
-        return False
-    if algo != "scrypt":
-        return False
-    salt = base64.urlsafe_b64decode(salt_b64)
-    expected = base64.urlsafe_b64decode(digest_b64)
+        return None
+
+
+def _scrypt_matches(password: str, parsed: _Parsed) -> bool:
+    n, r, p, salt, expected = parsed
     got = hashlib.scrypt(
-        password.encode(), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected), maxmem=2**26
     )
     return hmac.compare_digest(got, expected)
+
+
+def hash_identifier(value: str, *, key: bytes) -> str:
+    """A keyed hash of an identifier (an e-mail address) for storage and logs."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def mask_email(email: str) -> str:
+    """``p***@acme.example``: enough to read a log, not enough to harvest addresses."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***{at}{domain[-40:]}"
 
 
 def new_token() -> str:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cloud.db import utcnow
-from cloud.errors import Conflict, Unauthorized
-from cloud.tenancy.models import ROLES, ApiToken, Tenant, User, UserRole
-from cloud.tenancy.security import hash_password, new_token, token_hash, verify_password
+from cloud.errors import AppError, Conflict, TooManyRequests, Unauthorized
+from cloud.tenancy.models import ROLES, ApiToken, LoginAttempt, Tenant, User, UserRole
+from cloud.tenancy.security import (
+    hash_identifier,
+    hash_password,
+    mask_email,
+    new_token,
+    token_hash,
+    verify_password,
+)
+
+log = structlog.get_logger("cloud.tenancy")
 
 
 class InvalidCredentials(Unauthorized):
@@ -26,6 +37,16 @@ class UnknownRole(Conflict):
     status_code = 422
 
 
+class LoginThrottled(TooManyRequests):
+    """Too many failed logins for this account or from this address; ``retry_after`` is in
+    whole seconds and goes out as the ``Retry-After`` header."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the user, their tenant and roles. Every query is scoped by tenant_id."""
@@ -35,6 +56,8 @@ class Principal:
     email: str
     roles: frozenset[str]
     customer_id: int | None
+    token_id: int | None = None
+    """The API token this call came with (what logout revokes)."""
 
 
 def create_tenant(session: Session, *, slug: str, name: str, **fields: object) -> Tenant:
@@ -90,14 +113,127 @@ def issue_token(
     return token, row
 
 
+@dataclass(frozen=True)
+class LoginPolicy:
+    """Throttling of password logins (from the settings ``login_*``).
+
+    A failure counts against the account (the normalised e-mail, whether or not such a user
+    exists, so a lockout does not tell which addresses are real) and against the client
+    address. When either has ``max_failures_*`` failures within ``window_s``, further attempts
+    are refused with 429 until ``lockout_s`` after the latest of them, without checking the
+    password. A refused (throttled) attempt is logged but not stored, so hammering a locked
+    account does not lock it for longer. A successful login clears the account's count (the
+    failures before it no longer count), but not the address's: one valid account must not
+    let an address reset its count between guesses at other accounts."""
+
+    max_failures_per_account: int
+    max_failures_per_address: int
+    window_s: int
+    lockout_s: int
+    key: bytes
+    """Keys the hash of the e-mail address that is stored and logged."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What one attempt came to. A refused attempt must still be stored, so ``login`` returns
+    the refusal instead of raising; the caller commits, then raises ``refusal``."""
+
+    token: str | None = None
+    expires_at: datetime | None = None
+    user_id: int | None = None
+    refusal: AppError | None = None
+
+
 def login(
-    session: Session, *, email: str, password: str, ttl: timedelta
-) -> tuple[str, datetime | None, User]:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.is_active or not verify_password(password, user.password_hash):
-        raise InvalidCredentials("wrong e-mail or password")
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    ttl: timedelta,
+    address: str,
+    policy: LoginPolicy,
+    now: datetime | None = None,
+) -> LoginResult:
+    """Check a password login. Unknown users, disabled users and users without a password
+    take the same path as a wrong password, including a full scrypt check (against a dummy
+    hash), so the answer and its timing do not tell them apart."""
+    now = now or utcnow()
+    email = email.strip().lower()
+    account = hash_identifier(email, key=policy.key)
+    address = address[:64]
+    who = {"account": account[:16], "email": mask_email(email), "address": address}
+    _prune_attempts(session, before=now - timedelta(seconds=policy.window_s))
+    retry_after, scope = _throttled(
+        session, account=account, address=address, policy=policy, now=now
+    )
+    if retry_after:
+        log.warning("tenancy.login_throttled", scope=scope, retry_after=retry_after, **who)
+        return LoginResult(
+            refusal=LoginThrottled(
+                f"too many failed logins for this {scope}; try again in {retry_after} s",
+                retry_after=retry_after,
+            )
+        )
+    user = session.scalar(select(User).where(User.email == email))
+    password_ok = verify_password(password, user.password_hash if user else None)
+    ok = user is not None and user.is_active and password_ok
+    session.add(LoginAttempt(at=now, account_hash=account, address=address, succeeded=ok))
+    session.flush()
+    if not ok or user is None:
+        reason = "unknown_user" if user is None else "wrong_password"
+        if user is not None and not user.is_active:
+            reason = "disabled"
+        log.warning("tenancy.login_failed", reason=reason, **who)
+        return LoginResult(refusal=InvalidCredentials("wrong e-mail or password"))
     token, row = issue_token(session, user_id=user.id, ttl=ttl)
-    return token, row.expires_at, user
+    log.info("tenancy.login_succeeded", user_id=user.id, **who)
+    return LoginResult(token=token, expires_at=row.expires_at, user_id=user.id)
+
+
+def _throttled(
+    session: Session, *, account: str, address: str, policy: LoginPolicy, now: datetime
+) -> tuple[int, str]:
+    """Seconds until the next attempt is allowed (0: now), and for what: account or address."""
+    since = now - timedelta(seconds=policy.window_s)
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.account_hash == account, LoginAttempt.succeeded.is_(True)
+        )
+    )
+    account_since = max(since, last_success) if last_success else since
+    for scope, column, value, since_, limit in (
+        (
+            "account",
+            LoginAttempt.account_hash,
+            account,
+            account_since,
+            policy.max_failures_per_account,
+        ),
+        ("address", LoginAttempt.address, address, since, policy.max_failures_per_address),
+    ):
+        count, latest = session.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(
+                column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > since_
+            )
+        ).one()
+        if count >= limit and latest is not None:
+            wait = (latest + timedelta(seconds=policy.lockout_s) - now).total_seconds()
+            if wait > 0:
+                return math.ceil(wait), scope
+    return 0, ""
+
+
+def _prune_attempts(session: Session, *, before: datetime) -> None:
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < before))
+
+
+def revoke_token(session: Session, *, token_id: int, now: datetime | None = None) -> None:
+    """Logout: the token stops working at once, on every API process."""
+    row = session.get(ApiToken, token_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+        session.flush()
 
 
 def authenticate(session: Session, *, token: str) -> Principal:
@@ -120,4 +256,5 @@ def authenticate(session: Session, *, token: str) -> Principal:
         email=user.email,
         roles=user.role_names,
         customer_id=user.customer_id,
+        token_id=api_token.id,
     )

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -75,6 +76,8 @@ def test_dashboard_login_and_orders(browser, tmp_path: Path) -> None:  # type: i
     server, port = serve(create_app(Settings(environment="test", database_url=url), factory))
     try:
         page = browser.new_page()
+        refused: list[str] = []  # the CSP forbids inline script: the page must not need any
+        page.on("console", lambda m: refused.append(m.text) if "Refused" in m.text else None)
         page.goto(f"http://127.0.0.1:{port}/")
         page.fill("input[name=email]", "planner@acme.example")
         page.fill("input[name=password]", "wrong")
@@ -89,8 +92,41 @@ def test_dashboard_login_and_orders(browser, tmp_path: Path) -> None:  # type: i
         assert "WB-000042" in text and "18240 kg" in text and "executed" in text
         assert "unknown vehicle" in text  # the walk-in with an unknown card is flagged
         assert page.inner_text("#count") == "(2)"
-        page.click("#logout")
+        token = page.evaluate("sessionStorage.getItem('oms-token')")
+        me = f"http://127.0.0.1:{port}/api/v1/me"
+        assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        with page.expect_response(lambda r: r.request.method == "DELETE") as logout:
+            page.click("#logout")
+        assert logout.value.status == 204
         assert page.is_visible("form#login")
+        # Logged out on the server too: the token no longer works anywhere.
+        assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        page.screenshot(path=str(tmp_path / "dashboard-logged-out.png"))
+        assert refused == []
+    finally:
+        server.should_exit = True
+
+
+def test_api_docs_render_from_vendored_assets_under_the_csp(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{(tmp_path / 'oms.db').as_posix()}"
+    upgrade(url)
+    server, port = serve(create_app(Settings(environment="test", database_url=url)))
+    try:
+        page = browser.new_page()
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "Refused" in m.text else None)
+        outside: list[str] = []
+        page.on(
+            "request",
+            lambda r: (
+                None if r.url.startswith(("http://127.0.0.1", "data:")) else outside.append(r.url)
+            ),
+        )
+        page.goto(f"http://127.0.0.1:{port}/api/docs")
+        page.wait_for_selector(".swagger-ui .info .title:has-text('OMS')")
+        page.wait_for_selector(".opblock-summary-path:has-text('/api/v1/auth/token')")
+        page.screenshot(path=str(tmp_path / "api-docs.png"))
+        assert outside == [] and refused == []
     finally:
         server.should_exit = True
 

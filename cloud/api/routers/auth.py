@@ -1,11 +1,14 @@
+"""Log in (a bearer token for an e-mail and password), who am I, log out."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from cloud.api.deps import AppSettings, CurrentUser, DbSession
+from cloud.db import transaction
 from cloud.tenancy import service
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -30,15 +33,59 @@ class Me(BaseModel):
     customer_id: int | None
 
 
-@router.post("/auth/token", response_model=TokenResponse)
-def login(body: LoginRequest, session: DbSession, settings: AppSettings) -> TokenResponse:
-    token, expires_at, _user = service.login(
-        session,
-        email=body.email,
-        password=body.password,
-        ttl=timedelta(hours=settings.token_ttl_hours),
+def client_address(request: Request) -> str:
+    """The client's address as uvicorn reports it, which the login throttle counts per.
+    uvicorn replaces the peer address with ``X-Forwarded-For`` only for proxies it trusts
+    (``--proxy-headers``, on by default, with ``--forwarded-allow-ips`` or the environment
+    variable ``FORWARDED_ALLOW_IPS``; default 127.0.0.1). Behind a proxy elsewhere, set that to
+    the proxy's address, or every client shares the proxy's per-address budget; never set it
+    to ``*`` when clients can reach uvicorn directly, or they choose their own address."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    responses={
+        401: {"description": "wrong e-mail or password (the same answer for unknown users)"},
+        429: {"description": "too many failed logins; see `Retry-After`"},
+    },
+)
+def login(request: Request, body: LoginRequest, settings: AppSettings) -> TokenResponse:
+    """Exchange an e-mail and password for a bearer token. Failed attempts are throttled per
+    account and per client address (settings ``login_*``) and counted in the database, so
+    every API process sees them."""
+    policy = service.LoginPolicy(
+        max_failures_per_account=settings.login_max_failures_per_account,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window_s=settings.login_failure_window_s,
+        lockout_s=settings.login_lockout_s,
+        key=settings.secret_key.get_secret_value().encode(),
     )
-    return TokenResponse(access_token=token, expires_at=expires_at)
+    # Its own transaction, not the request's: a refused attempt is committed before the
+    # refusal is raised (the request's session would roll it back).
+    with transaction(request.app.state.session_factory) as session:
+        result = service.login(
+            session,
+            email=body.email,
+            password=body.password,
+            ttl=timedelta(hours=settings.token_ttl_hours),
+            address=client_address(request),
+            policy=policy,
+        )
+    if result.refusal is not None:
+        raise result.refusal
+    assert result.token is not None
+    return TokenResponse(access_token=result.token, expires_at=result.expires_at)
+
+
+@router.delete("/auth/token", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def logout(principal: CurrentUser, session: DbSession) -> Response:
+    """Log out: the token this request carries is revoked on the server and answers 401 from
+    now on, on every API process."""
+    if principal.token_id is not None:
+        service.revoke_token(session, token_id=principal.token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=Me)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from cloud.api.deps import AppSettings, DbSession, MissingToken, RoleRequired, require_roles
+from cloud.api.params import DeviceIdPath
 from cloud.broker.config import DEFAULT_INGEST_USERNAME
 from cloud.db import transaction, utcnow
 from cloud.devices import service
@@ -31,7 +37,7 @@ from cloud.devices.schemas import (
     MeasurementSeries,
     PositionTrack,
 )
-from cloud.errors import Unauthorized
+from cloud.errors import TooManyRequests, Unauthorized
 from cloud.measurements import query
 from cloud.tenancy.service import Principal, authenticate
 
@@ -44,6 +50,8 @@ Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Manager = Annotated[Principal, Depends(require_roles(*MANAGERS))]
 NO_STORE = {"Cache-Control": "no-store"}
 KEEPALIVE_S = 15.0
+POLL_THREADS = 2
+"""Worker threads (and so database connections) all of a process's streams share."""
 _STATUS_LIST = TypeAdapter(list[DeviceRead])
 Probe = tuple[tuple[Any, ...], ...]
 
@@ -91,27 +99,39 @@ def register_device(
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "`devices` events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`devices` events"},
+        429: {"description": "too many open streams for this user or tenant"},
+    },
 )
 async def stream_devices(
     request: Request,
     interval: Annotated[
         float, Query(ge=0.5, le=60, description="seconds between full status events")
     ] = 2.0,
-    access_token: Annotated[
-        str | None,
-        Query(description="the bearer token, for EventSource (it cannot send headers)"),
-    ] = None,
 ) -> StreamingResponse:
     """Server-sent events: a ``devices`` event with the tenant's status list at once, every
     ``interval`` seconds, and as soon as a device's presence changes (checked every second or
-    faster). Ends when the client goes away or the token stops being valid."""
-    token = _token(request, access_token)
+    faster). Ends when the client goes away or the token stops being valid.
+
+    The token goes in the ``Authorization`` header only, never in the URL (URLs end up in
+    access logs): browsers read the stream with ``fetch()`` and a ``ReadableStream`` instead of
+    ``EventSource``, which cannot send headers.
+
+    Open streams are capped per user (``sse_max_streams_per_user``) and per tenant
+    (``sse_max_streams_per_tenant``); the caps count the streams of this API process, so N
+    processes behind a load balancer allow up to N times as many. All streams of a process poll
+    the database through ``POLL_THREADS`` worker threads of their own, so they can never take
+    the threads and connections that other requests need."""
+    token = _token(request)
     factory: sessionmaker[Session] = request.app.state.session_factory
+    slots: StreamSlots = request.app.state.stream_slots
     skew = request.app.state.settings.clock_skew_flag_s
-    principal = await run_in_threadpool(_stream_principal, factory, token)
-    return StreamingResponse(
-        _device_events(request, factory, token, principal.tenant_id, interval, skew),
+    principal = await slots.run(_stream_principal, factory, token)
+    slot = slots.acquire(principal)
+    return _SlotStreamingResponse(
+        _device_events(request, slots, slot, token, principal.tenant_id, interval, skew),
+        slot=slot,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -119,7 +139,7 @@ async def stream_devices(
 
 @router.get("/{device_id}", response_model=DeviceRead)
 def get_device(
-    device_id: str, session: DbSession, principal: Staff, settings: AppSettings
+    device_id: DeviceIdPath, session: DbSession, principal: Staff, settings: AppSettings
 ) -> DeviceRead:
     service.get_device(session, device_id=device_id, tenant_id=principal.tenant_id)
     (read,) = service.device_statuses(
@@ -133,7 +153,7 @@ def get_device(
 
 @router.post("/{device_id}/rotate", response_model=DeviceCredentials)
 def rotate_credentials(
-    device_id: str, session: DbSession, principal: Manager, response: Response
+    device_id: DeviceIdPath, session: DbSession, principal: Manager, response: Response
 ) -> DeviceCredentials:
     password = service.rotate_credentials(
         session, device_id=device_id, tenant_id=principal.tenant_id
@@ -144,7 +164,7 @@ def rotate_credentials(
 
 @router.post("/{device_id}/revoke", response_model=DeviceRead)
 def revoke_device(
-    device_id: str,
+    device_id: DeviceIdPath,
     body: DeviceRevoke,
     session: DbSession,
     principal: Manager,
@@ -163,7 +183,9 @@ def revoke_device(
 
 
 @router.post("/{device_id}/push-config", status_code=status.HTTP_202_ACCEPTED)
-def push_device_config(device_id: str, session: DbSession, principal: Staff) -> dict[str, Any]:
+def push_device_config(
+    device_id: DeviceIdPath, session: DbSession, principal: Staff
+) -> dict[str, Any]:
     """Send the device its configuration now (stored tares for a weighbridge). It is also sent
     each time a weighbridge comes online."""
     device = service.get_device(session, device_id=device_id, tenant_id=principal.tenant_id)
@@ -173,12 +195,12 @@ def push_device_config(device_id: str, session: DbSession, principal: Staff) -> 
 
 @router.get("/{device_id}/measurements", response_model=MeasurementSeries)
 def measurements(
-    device_id: str,
+    device_id: DeviceIdPath,
     session: DbSession,
     principal: Staff,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    bucket: Annotated[str, Query(description="10s, 1m, 5m, 15m, 1h or 1d")] = "1m",
+    bucket: Annotated[str, Query(max_length=8, description="10s, 1m, 5m, 15m, 1h or 1d")] = "1m",
     channel: Annotated[str | None, Query(max_length=32)] = None,
 ) -> MeasurementSeries:
     """Weights per time bucket (epoch-aligned, UTC): count, min, max, avg, last. ``to``
@@ -200,7 +222,7 @@ def measurements(
 
 @router.get("/{device_id}/positions", response_model=PositionTrack)
 def positions(
-    device_id: str,
+    device_id: DeviceIdPath,
     session: DbSession,
     principal: Staff,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
@@ -231,14 +253,88 @@ class StreamTokenMissing(MissingToken):
     pass
 
 
-def _token(request: Request, access_token: str | None) -> str:
+class TooManyStreams(TooManyRequests):
+    pass
+
+
+class StreamSlot:
+    """One open stream's place in the counts; released once, whichever way the stream ends."""
+
+    def __init__(self, slots: StreamSlots, user_id: int, tenant_id: int) -> None:
+        self._slots = slots
+        self.user_id = user_id
+        self.tenant_id = tenant_id
+        self._released = False
+
+    def release(self) -> None:
+        with self._slots.lock:
+            if self._released:
+                return
+            self._released = True
+            self._slots.users[self.user_id] -= 1
+            self._slots.tenants[self.tenant_id] -= 1
+            self._slots.users += Counter()  # drops the zeros
+            self._slots.tenants += Counter()
+
+
+class StreamSlots:
+    """The open streams of this API process per user and per tenant, and the worker threads
+    they share (``POLL_THREADS``, so streams cannot crowd out request handling)."""
+
+    def __init__(self, *, per_user: int, per_tenant: int) -> None:
+        self.per_user = per_user
+        self.per_tenant = per_tenant
+        self.lock = threading.Lock()
+        self.users: Counter[int] = Counter()
+        self.tenants: Counter[int] = Counter()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def acquire(self, principal: Principal) -> StreamSlot:
+        with self.lock:
+            if self.users[principal.user_id] >= self.per_user:
+                raise TooManyStreams(
+                    f"at most {self.per_user} open device streams per user; close one first"
+                )
+            if self.tenants[principal.tenant_id] >= self.per_tenant:
+                raise TooManyStreams(
+                    f"at most {self.per_tenant} open device streams per tenant; close one first"
+                )
+            self.users[principal.user_id] += 1
+            self.tenants[principal.tenant_id] += 1
+        return StreamSlot(self, principal.user_id, principal.tenant_id)
+
+    def open(self) -> int:
+        with self.lock:
+            return sum(self.users.values())
+
+    async def run(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """``func`` in one of the streams' own worker threads."""
+        if self._limiter is None:  # made in the event loop, on first use
+            self._limiter = anyio.CapacityLimiter(POLL_THREADS)
+        return await anyio.to_thread.run_sync(partial(func, *args, **kwargs), limiter=self._limiter)
+
+
+class _SlotStreamingResponse(StreamingResponse):
+    """Releases the stream's slot when the response ends for any reason: the client went away,
+    the token was revoked, or something raised (even before the body started)."""
+
+    def __init__(self, content: AsyncIterator[str], *, slot: StreamSlot, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
+def _token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    if access_token:
-        return access_token
-    raise StreamTokenMissing("send 'Authorization: Bearer <token>' or '?access_token=<token>'")
+    raise StreamTokenMissing("send 'Authorization: Bearer <token>'")
 
 
 def _stream_principal(factory: sessionmaker[Session], token: str) -> Principal:
@@ -281,7 +377,8 @@ def _poll(
 
 async def _device_events(
     request: Request,
-    factory: sessionmaker[Session],
+    slots: StreamSlots,
+    slot: StreamSlot,
     token: str,
     tenant_id: int,
     interval: float,
@@ -293,13 +390,16 @@ async def _device_events(
     next_full = 0.0
     last_write = time.monotonic()
     events = 0
-    log.info("api.devices.stream_opened", tenant_id=tenant_id, interval=interval)
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    log.info(
+        "api.devices.stream_opened", tenant_id=tenant_id, user_id=slot.user_id, interval=interval
+    )
     try:
         yield "retry: 5000\n\n"
         while not await request.is_disconnected():
             full = time.monotonic() >= next_full
             try:
-                probe, payload = await run_in_threadpool(
+                probe, payload = await slots.run(
                     _poll, factory, token, tenant_id, full=full, last_probe=probe, skew=skew
                 )
             except Unauthorized as exc:
@@ -317,4 +417,7 @@ async def _device_events(
                 yield ": keep-alive\n\n"
             await asyncio.sleep(probe_every)
     finally:
-        log.info("api.devices.stream_closed", tenant_id=tenant_id, events=events)
+        slot.release()
+        log.info(
+            "api.devices.stream_closed", tenant_id=tenant_id, user_id=slot.user_id, events=events
+        )

@@ -8,7 +8,7 @@ async function api(path, options = {}) {
   const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
   if (token()) headers.Authorization = `Bearer ${token()}`;
   const res = await fetch(path, { ...options, headers });
-  if (res.status === 401) { logout(); throw new Error("not logged in"); }
+  if (res.status === 401) { forget(); throw new Error("not logged in"); }
   const body = await res.json();
   if (!res.ok) throw new Error(body.detail || res.statusText);
   return body;
@@ -57,13 +57,25 @@ async function show() {
   timer = setInterval(() => refresh().catch(console.error), 3000);
 }
 
-function logout() {
+// Log out on the server too (the token is revoked there), then forget it here.
+async function logout() {
+  const t = token();
+  forget();
+  if (t) {
+    await fetch("/api/v1/auth/token", {
+      method: "DELETE", headers: { Authorization: `Bearer ${t}` },
+    }).catch(console.error);
+  }
+}
+
+function forget() {
   sessionStorage.removeItem("oms-token");
   clearInterval(timer);
   $("login").hidden = false;
   $("orders").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
+  $("login").reset();  // no password left in the form
 }
 
 $("login").addEventListener("submit", async (ev) => {
@@ -85,4 +97,4 @@ $("login").addEventListener("submit", async (ev) => {
   }
 });
 $("logout").addEventListener("click", logout);
-if (token()) show().catch(() => logout());
+if (token()) show().catch(() => forget());
