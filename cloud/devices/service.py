@@ -33,8 +33,9 @@ log = structlog.get_logger("cloud.devices")
 
 KINDS = ("weighbridge", "truck")
 RESERVED_IDS = frozenset({"oms-ingest", "stream"})
-"""Never device ids: the default ingest broker account (a device with that name would share
-its password-file line and ACL) and ``stream``, a path segment of the device API."""
+"""Never device ids: the default ingest broker account (a device with that name would be the
+same client, with the same role, in the broker's ``dynsec.json``) and ``stream``, a path
+segment of the device API."""
 STALE_AFTER = timedelta(seconds=120)
 """A device that said it is online but has sent nothing for this long is shown offline. The
 heartbeat carries no interval; agents send one every 30 s, so this is about 4 missed."""
@@ -152,7 +153,10 @@ def get_device(session: Session, *, device_id: str, tenant_id: int | None = None
 
 
 def rotate_credentials(session: Session, *, device_id: str, tenant_id: int | None = None) -> str:
-    """A new password for the device; the old one stops working at the next broker restart."""
+    """A new password for the device. The broker learns it from its dynamic-security file
+    (``dynsec.json``), written by ``oms broker config``: the old password works until that has
+    been run and the broker restarted (Mosquitto reads the file only at start; a reload is not
+    enough)."""
     device = get_device(session, device_id=device_id, tenant_id=tenant_id)
     if device.revoked_at is not None:
         raise DeviceRevoked(f"device {device_id!r} is revoked; register a new id")
@@ -166,9 +170,11 @@ def rotate_credentials(session: Session, *, device_id: str, tenant_id: int | Non
 def revoke_device(
     session: Session, *, device_id: str, reason: str, tenant_id: int | None = None
 ) -> Device:
-    """Revoke for good: the device leaves the broker's password file and ACL at the next
-    ``oms broker config``. Its hash is dropped too, so nothing can re-enable it by mistake.
-    Revoking again is a no-op (the first time stands)."""
+    """Revoke for good: the device leaves the broker's dynamic-security file (``dynsec.json``)
+    the next time ``oms broker config`` writes it, and is shut out once the broker has been
+    restarted with it (a reload is not enough; until then it may stay connected, and ingest
+    dead-letters what it sends as ``revoked_device``). Its hash is dropped too, so nothing can
+    re-enable it by mistake. Revoking again is a no-op (the first time stands)."""
     device = get_device(session, device_id=device_id, tenant_id=tenant_id)
     if device.revoked_at is not None:
         return device

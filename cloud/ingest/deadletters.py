@@ -7,7 +7,11 @@
   ``dead_letter_rate_window_s`` (a fixed window); beyond that a refused message is only
   counted. The source is the registered device the message came from, or one shared bucket
   (:data:`~cloud.devices.models.UNREGISTERED`) for all senders without a device row, so a
-  flood from made-up ids is bounded as a whole. The counters (:class:`DeadLetterCounter`) are
+  flood from made-up ids is bounded as a whole. Facts are never suppressed: a refused
+  ``weighing``, ``job-update`` or ``pod`` from a registered device (``PendingDeadLetter.fact``,
+  see :func:`is_fact_topic`) is always kept, and counted as kept; the limit applies to
+  measurements, presence, and payloads that could not be decoded or came from unknown ids,
+  which is what a flood is made of. The counters (:class:`DeadLetterCounter`) are
   part of the device status. A suppressed message is still rejected to its device.
 - Retention: :func:`purge_dead_letters` deletes rows older than ``dead_letter_retention_days``
   (``oms dead-letters purge``; the ingest worker also runs it every hour).
@@ -32,13 +36,19 @@ from cloud.db import utcnow
 from cloud.devices.models import UNREGISTERED, DeadLetterCounter
 from cloud.ingest.models import DeadLetter
 from cloud.ingest.policy import IngestPolicy
+from protocols import TopicError, UpStream, parse_topic
 
 log = structlog.get_logger("cloud.ingest")
 DETAIL_MAX = 4000
 
+FACT_STREAMS = frozenset({UpStream.WEIGHING, UpStream.JOB_UPDATE, UpStream.POD})
+"""Streams whose messages are facts a person must be able to find (a ticket, a finished job)."""
+
 __all__ = [
+    "FACT_STREAMS",
     "UNREGISTERED",
     "PendingDeadLetter",
+    "is_fact_topic",
     "keep_dead_letters",
     "purge_dead_letters",
 ]
@@ -56,6 +66,17 @@ class PendingDeadLetter:
     reason: str
     detail: str
     payload: bytes
+    fact: bool = False
+    """A decoded weighing, job update or proof of delivery of a registered device: its row is
+    kept whatever the rate (see :func:`is_fact_topic`)."""
+
+
+def is_fact_topic(topic: str) -> bool:
+    """The topic's stream (its last level) carries facts: weighings, job updates, PoDs."""
+    try:
+        return parse_topic(topic).stream in FACT_STREAMS
+    except TopicError:
+        return False
 
 
 def _ensure_counters(session: Session, sources: Sequence[str], at: datetime) -> None:
@@ -113,7 +134,7 @@ def keep_dead_letters(
             c.window_start = p.received_at
             c.window_kept = 0
             c.window_suppressed = 0
-        if c.window_kept < policy.dead_letter_rate_per_device:
+        if p.fact or c.window_kept < policy.dead_letter_rate_per_device:
             c.window_kept += 1
             c.kept += 1
             c.last_kept_at = _later(c.last_kept_at, p.received_at)

@@ -9,10 +9,11 @@ What each message kind may refer to, and who decides (issue 8, finding 3):
 - ``measurement``, ``heartbeat``, ``status``: only the sending device itself (the topic and
   the envelope must name the same registered device, checked here);
 - ``job-update``, ``pod``: an order dispatched to the sending device (``cloud.jobs.service``);
-  a ``pod`` also names files, which must be the device's own (``cloud.documents.service``);
-- ``weighing``: names no order; the cloud picks one at the weighbridge's site, and the ticket
-  document must be the weighbridge's own (``cloud.weighings.service``,
-  ``cloud.orders.automation``).
+- ``weighing``: names no order; the cloud picks one at the weighbridge's site
+  (``cloud.weighings.service``, ``cloud.orders.automation``);
+- files named in a ``pod`` or a ``weighing`` are linked only if they are the device's own and
+  belong to no other order; any other file is left alone and the order flagged, the fact is
+  kept (``cloud.orders.automation.link_device_document``).
 
 A device clock ahead of ours (``occurred_at`` more than ``device_future_skew_s`` after we
 received the message), decided per kind in :func:`_future_reason` and :func:`process_batch`.
@@ -40,7 +41,12 @@ from cloud.devices.models import Device
 from cloud.devices.service import load_devices, lock_devices, touch, track_seq
 from cloud.errors import AppError
 from cloud.ingest.bulk import claim
-from cloud.ingest.deadletters import UNREGISTERED, PendingDeadLetter, keep_dead_letters
+from cloud.ingest.deadletters import (
+    UNREGISTERED,
+    PendingDeadLetter,
+    is_fact_topic,
+    keep_dead_letters,
+)
 from cloud.ingest.models import IngestReceipt
 from cloud.ingest.policy import DEFAULT_POLICY, IngestPolicy
 from cloud.jobs.service import record_job_update, record_pod
@@ -106,10 +112,12 @@ def dead_letter(
     message_id: UUID | None = None,
     account: Device | None = None,
     notify: Device | None = None,
+    decoded: bool = True,
 ) -> None:
     """Refuse a message: counted against ``account`` (the registered sender, or the shared
     bucket of unregistered ones) and, if the rate limit allows, kept as a dead letter when
-    the batch is settled; rejected to ``notify`` in the receipt either way."""
+    the batch is settled; rejected to ``notify`` in the receipt either way. A ``decoded``
+    fact (weighing, job update, PoD) of a registered sender is kept whatever the rate."""
     if message_id is None:
         m = UUID_RE.search(item.payload[:2000].decode("utf-8", "replace"))
         if m:
@@ -129,6 +137,7 @@ def dead_letter(
             reason=reason[:40],
             detail=detail[:4000],
             payload=item.payload,
+            fact=decoded and account is not None and is_fact_topic(item.topic),
         )
     )
     outcome.dead += 1
@@ -197,6 +206,7 @@ def process_batch(
                 detail=str(exc),
                 device_id=_topic_device(item.topic),
                 notify=sender,
+                decoded=False,
             )
             continue
         device = devices.get(msg.device_id)

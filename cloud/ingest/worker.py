@@ -201,16 +201,19 @@ class IngestWorker:
             self.close()
 
     def _purge(self) -> None:
-        """Dead letters past their retention; a database outage only postpones it."""
+        """Dead letters past their retention. Housekeeping never stops ingest: a database
+        outage postpones it, any other failure is logged and it is tried again next time."""
         try:
             with transaction(self.factory) as session:
                 purge_dead_letters(
                     session, older_than_days=self.config.policy.dead_letter_retention_days
                 )
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            log.warning("ingest.purge_db_unavailable", error=str(exc).splitlines()[0][:300])
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not end the worker
+            error = (str(exc).splitlines() or [""])[0][:300]
+            if is_transient(exc):
+                log.warning("ingest.purge_db_unavailable", error=error)
+            else:
+                log.error("ingest.purge_failed", error=f"{type(exc).__name__}: {error}")
 
     def _dispatch(self) -> None:
         """Publish queued down-link messages (jobs for trucks) committed by the API."""

@@ -7,8 +7,10 @@ Who may report on a job: the device it was dispatched to. ``dispatch_order`` rec
 is accepted only from a device with an assignment for that order (a withdrawn one only for what
 happened before the withdrawal). Anything else raises :class:`JobNotDispatched` (or
 :class:`UnknownJob` when the tenant has no such order), which ingest dead-letters with the
-reason and rejects to the device; the order is left untouched. A proof of delivery may only
-name files of the reporting device (see ``cloud.documents.service.upsert``).
+reason and rejects to the device; the order is left untouched. A proof of delivery links only
+files of the reporting device that belong to no other order; any other file it names stays
+where it is, and the order is flagged instead (the PoD itself is kept:
+``cloud.orders.automation.link_device_document``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ from sqlalchemy.orm import Session
 from cloud.customers.models import Customer, Site
 from cloud.db import utcnow
 from cloud.devices.models import Device
-from cloud.documents.service import upsert as upsert_document
 from cloud.errors import Conflict, Forbidden, NotFound
 from cloud.jobs.models import JobAssignment, JobEvent, ProofOfDelivery
-from cloud.orders.automation import flag_for_review, settle_job
+from cloud.orders.automation import flag_for_review, link_device_document, settle_job
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import Order
 from cloud.orders.service import change_status, get_order
@@ -63,6 +64,12 @@ def _fit(text: str | None, limit: int) -> str | None:
     address made only of spaces is left out rather than refused)."""
     text = " ".join((text or "").split())
     return text[:limit] or None
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    """Free text for the driver (line breaks kept), cut to what the contract carries."""
+    text = (text or "").strip()
+    return text[:limit].rstrip() or None
 
 
 def job_id_for(order: Order) -> str:
@@ -134,9 +141,11 @@ def dispatch_order(
             else None,
             lat=site.lat if site else None,
             lon=site.lon if site else None,
-            container_type=order.container_type,
-            material=order.material,
-            instructions=order.notes,
+            # Rows the schema before issue 8 allowed (longer materials, blank container
+            # types, notes up to 4000 characters) are cut to the contract, not refused.
+            container_type=_fit(order.container_type, 64),
+            material=_fit(order.material, 64),
+            instructions=_clip(order.notes, 2000),
             expected_weight_kg=order.expected_quantity_kg,
         ),
     )
@@ -275,23 +284,23 @@ def record_pod(
         occurred_at=msg.occurred_at,
     )
     session.add(pod)
+    session.flush()
     attachments = [("signature", msg.signature)] if msg.signature else []
     attachments += [("photo", p) for p in msg.photos]
     for kind, a in attachments:
         assert a is not None
-        upsert_document(
+        link_device_document(
             session,
-            tenant_id=device.tenant_id,
+            order=order,
+            device=device,
+            what=f"proof of delivery {kind}",
             sha256=a.sha256,
             kind=kind,
             filename=a.filename,
             content_type=a.content_type,
             size=a.size,
-            order_id=order.id,
             original_sha256=a.original_sha256,
-            device_id=device.id,
         )
-    session.flush()
     for reason in review_reasons:
         flag_for_review(order, reason)
     settle_job(session, order=order, device=device)

@@ -26,15 +26,27 @@ def run_migrations_online() -> None:
     assert url
     engine = make_engine(url, pool_size=1)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by rebuilding it (batch mode): copy, drop, rename. With
+            # foreign keys enforced, dropping a table that other rows point at fails, so they
+            # are switched off for the migration (only possible outside a transaction) and
+            # checked as a whole at its end instead.
+            connection.commit()
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             user_module_prefix="cloud.db.",
             compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:10]}")
     engine.dispose()
 
 

@@ -18,11 +18,14 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.customers.service import cash_customer
 from cloud.devices.models import Device
+from cloud.documents.service import DocumentInUse, DocumentOwnedByOther
+from cloud.documents.service import upsert as upsert_document
 from cloud.fleet.service import find_vehicle
 from cloud.jobs.models import JobEvent, ProofOfDelivery
 from cloud.orders import repository
@@ -33,6 +36,8 @@ from cloud.orders.service import change_status, create_order
 from cloud.tenancy.models import Tenant
 from cloud.weighings.models import Weighing
 from protocols.normalize import to_kg
+
+log = structlog.get_logger("cloud.orders")
 
 
 def _local_day(session: Session, tenant_id: int, at: datetime) -> tuple[datetime, datetime]:
@@ -47,6 +52,53 @@ def flag_for_review(order: Order, reason: str) -> None:
     if reason not in order.review_reasons:
         order.review_reasons = [*order.review_reasons, reason]
     order.needs_review = True
+
+
+def link_device_document(
+    session: Session,
+    *,
+    order: Order,
+    device: Device,
+    what: str,
+    sha256: str,
+    kind: str,
+    filename: str,
+    content_type: str,
+    size: int = 0,
+    original_sha256: str | None = None,
+) -> bool:
+    """Link a file named in a device's message (a ticket document, a PoD photo) to ``order``.
+
+    The fact that names it is never refused for it: a file the device may not claim (another
+    order's, or made by someone else: ``cloud.documents.service.upsert``) is left as it is,
+    unlinked, and the order is flagged with the reason. Runs in its own savepoint, nested in
+    the caller's, so the refusal undoes only the link; True if the file was linked."""
+    try:
+        with session.begin_nested():
+            upsert_document(
+                session,
+                tenant_id=device.tenant_id,
+                sha256=sha256,
+                kind=kind,
+                filename=filename,
+                content_type=content_type,
+                size=size,
+                order_id=order.id,
+                original_sha256=original_sha256,
+                device_id=device.id,
+            )
+        return True
+    except (DocumentInUse, DocumentOwnedByOther) as exc:
+        why = exc
+    log.warning(
+        "orders.document_not_linked",
+        order=order.number,
+        device=device.id,
+        sha256=sha256,
+        error=type(why).__name__,
+    )
+    flag_for_review(order, f"{what} {sha256} not linked: {why}"[:500])
+    return False
 
 
 def execute_from_weighing(

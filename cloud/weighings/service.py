@@ -3,7 +3,9 @@
 Only a weighbridge may send a ticket: a ticket decides which order is executed (see
 ``cloud.orders.automation`` for which orders a weighbridge may complete), so a truck's
 credentials must not be able to complete orders through this path. The ticket's document is
-a file of the weighbridge itself (``cloud.documents.service.upsert`` refuses anything else)."""
+a file of the weighbridge itself. A ticket is never refused because of its document: a file the
+weighbridge may not claim (another order's, the office's) stays where it is, unlinked, and the
+order is flagged with the reason (``cloud.orders.automation.link_device_document``)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,8 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from cloud.devices.models import Device
-from cloud.documents.service import upsert as upsert_document
 from cloud.errors import Forbidden
-from cloud.orders.automation import execute_from_weighing
+from cloud.orders.automation import execute_from_weighing, link_device_document
 from cloud.weighings.models import Weighing
 from protocols import WeighingTicket
 
@@ -69,15 +70,14 @@ def record_weighing(
         session, weighing=weighing, device=device, review_reasons=review_reasons
     )
     if ticket.document_sha256:  # the ticket document follows over HTTPS; link it to the order
-        upsert_document(
+        link_device_document(
             session,
-            tenant_id=device.tenant_id,
+            order=order,
+            device=device,
+            what="ticket document",
             sha256=ticket.document_sha256,
             kind="ticket",
             filename=f"{ticket.ticket_number}.txt"[:120],
             content_type="text/plain",
-            size=0,
-            order_id=order.id,
-            device_id=device.id,
         )
     return weighing

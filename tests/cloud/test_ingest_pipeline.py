@@ -433,6 +433,87 @@ def test_dead_lettering_is_rate_limited_per_device_and_counted(factory, world) -
     assert counts.last_suppressed_at == t0 + timedelta(seconds=30)
 
 
+def test_the_rate_limit_never_suppresses_a_refused_fact(factory, world) -> None:  # type: ignore[no-untyped-def]
+    """Weighings, job updates and PoDs refused by the domain are facts a person must be able to
+    find: their dead letters are kept (and counted as kept) past the rate; the limit still
+    holds for measurements and for what could not be decoded."""
+    from cloud.devices.models import DeadLetterCounter
+    from cloud.devices.service import create_device
+    from cloud.ingest.policy import IngestPolicy
+    from protocols import JobUpdate
+
+    with transaction(factory) as s:
+        create_device(
+            s, tenant_id=world.tenant_id, device_id="truck-1", kind="truck",
+            vehicle_id=world.vehicle_id,
+        )  # fmt: skip
+    policy = IngestPolicy(dead_letter_rate_per_device=2, dead_letter_rate_window_s=60)
+    t0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    garbage = [Incoming(up_topic("wb-1", "weighing"), b"not json", t0) for _ in range(3)]
+    ahead = t0 + timedelta(hours=1)
+    future = [
+        Incoming(up_topic("wb-1", "measurement"), encode(measurement(seq=i, at=ahead)), t0)
+        for i in range(3)
+    ]
+    updates = [
+        JobUpdate(
+            message_id=uuid.uuid4(), device_id="wb-1", seq=10 + i, occurred_at=t0,
+            job_id="2026-999999", event="completed",
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    facts = [incoming(u) for u in updates]
+    facts += [incoming(ticket("truck-1", number=f"T-{i}", seq=i)) for i in range(3)]  # not a wb
+    for i in facts:
+        i.received_at = t0
+    out = ingest_batch(factory, [*garbage, *future, *facts], policy=policy)
+    assert out.dead == 12 and out.suppressed == 4  # the 3rd garbage, the 3 measurements
+    with factory() as s:
+        rows = s.scalars(select(DeadLetter).order_by(DeadLetter.id)).all()
+        counters = {c.source: (c.kept, c.suppressed) for c in s.scalars(select(DeadLetterCounter))}
+    assert sorted(r.reason for r in rows) == sorted(
+        ["invalid_json"] * 2 + ["unknown_job"] * 3 + ["not_a_weighbridge"] * 3
+    )
+    assert counters == {"wb-1": (5, 4), "truck-1": (3, 0)}
+    later = [incoming(ticket("truck-1", number="T-9", seq=9))]
+    later[0].received_at = t0 + timedelta(seconds=1)  # the same window, already past the rate
+    assert ingest_batch(factory, later, policy=policy).suppressed == 0
+    assert count(factory, DeadLetter, DeadLetter.reason == "not_a_weighbridge") == 4
+
+
+def test_a_failing_purge_does_not_stop_the_worker(factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The hourly dead-letter purge is housekeeping: an error in it is logged, and ingest goes
+    on (it is tried again at the next turn)."""
+    from structlog.testing import capture_logs
+
+    from cloud.ingest import worker as worker_mod
+    from cloud.ingest.mqtt import BrokerAddress
+
+    w = worker_mod.IngestWorker(
+        worker_mod.IngestConfig(
+            address=BrokerAddress("127.0.0.1", 1, False, None, None),
+            dispatch=False,
+            purge_every_s=0.0,
+        ),
+        factory,
+    )
+    calls: list[int] = []
+
+    def purge(*_a: object, **_kw: object) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("column dead_letters.received_at does not exist")
+        w.stop()  # the second turn came: the worker survived the first failure
+        return 0
+
+    monkeypatch.setattr(worker_mod, "purge_dead_letters", purge)
+    with capture_logs() as logs:
+        w.run()
+    assert len(calls) == 2
+    failed = [e for e in logs if e["event"] == "ingest.purge_failed"]
+    assert len(failed) == 1 and "RuntimeError" in failed[0]["error"]
+
+
 def test_unregistered_senders_share_one_bounded_bucket(factory, world) -> None:  # type: ignore[no-untyped-def]
     from cloud.devices.models import UNREGISTERED, DeadLetterCounter
     from cloud.ingest.policy import IngestPolicy
@@ -609,16 +690,47 @@ def test_a_ticket_from_a_truck_is_refused(factory, world) -> None:  # type: igno
 
 
 def test_a_ticket_cannot_take_a_document_of_another_order(factory, world) -> None:  # type: ignore[no-untyped-def]
+    """The ticket is a fact: kept and its order executed; the document stays with the order
+    it belongs to, and the new order is flagged with the reason."""
+    from cloud.documents.models import Document
+
     doc = "d" * 64
     ingest_batch(
         factory, [incoming(ticket(number="T-1").model_copy(update={"document_sha256": doc}))]
     )
     again = ticket(number="T-2", seq=2).model_copy(update={"document_sha256": doc})
     out = ingest_batch(factory, [incoming(again)])
-    assert out.dead == 1
+    assert out.dead == 0 and out.stored == 1
+    assert count(factory, DeadLetter) == 0
+    assert count(factory, Order) == 2 and count(factory, Weighing) == 2
     with factory() as s:
-        assert s.scalars(select(DeadLetter)).one().reason == "document_in_use"
-    assert count(factory, Order) == 1 and count(factory, Weighing) == 1
+        first, second = s.scalars(select(Order).order_by(Order.id)).all()
+        assert s.scalars(select(Document)).one().order_id == first.id
+        assert second.status == "executed" and second.needs_review
+        assert any(doc in r and "not linked" in r for r in second.review_reasons)
+        assert s.scalars(select(Weighing).where(Weighing.order_id == second.id)).one()
+
+
+def test_a_ticket_naming_the_office_s_file_is_kept_and_flagged(factory, world) -> None:  # type: ignore[no-untyped-def]
+    """The office uploaded the same bytes first: the ticket still counts, nothing moves."""
+    from cloud.documents.models import Document
+    from cloud.documents.service import upsert as upsert_document
+
+    doc = "e" * 64
+    with transaction(factory) as s:
+        upsert_document(
+            s, tenant_id=world.tenant_id, sha256=doc, kind="ticket", filename="scan.pdf",
+            content_type="application/pdf", size=10, user_id=world.user_id, stored=True,
+        )  # fmt: skip
+    t = ticket().model_copy(update={"document_sha256": doc})
+    out = ingest_batch(factory, [incoming(t)])
+    assert out.dead == 0 and out.stored == 1 and out.committed["wb-1"] == [t.message_id]
+    with factory() as s:
+        d = s.scalars(select(Document)).one()
+        assert (d.order_id, d.device_id) == (None, None)
+        order = s.scalars(select(Order)).one()
+        assert order.status == "executed" and order.needs_review
+        assert any(doc in r for r in order.review_reasons)
 
 
 def test_the_policy_comes_from_the_settings() -> None:

@@ -294,6 +294,8 @@ def test_redispatch_to_another_truck_withdraws_the_job(factory, setup, truck2) -
 
 
 def test_a_pod_cannot_move_a_document_from_another_order(factory, setup) -> None:  # type: ignore[no-untyped-def]
+    """The same photo and signature named for a second order: the PoD is kept and the order
+    settled, the files stay with the first order, and the second order is flagged."""
     w, first_id, first = setup
     dispatch(factory, setup)
     second_id, second = new_order(factory, w)
@@ -302,27 +304,41 @@ def test_a_pod_cannot_move_a_document_from_another_order(factory, setup) -> None
     assert ingest_batch(factory, [incoming(pod(first, 1))]).stored == 1
     stolen = [pod(second, 2), update(second, "completed", 3)]  # the same photo and signature
     out = ingest_batch(factory, [incoming(m) for m in stolen])
-    assert out.stored == 1 and out.dead == 1
-    assert reasons(factory) == ["document_in_use"]
+    assert out.stored == 2 and out.dead == 0 and reasons(factory) == []
     with factory() as s:
         assert {d.order_id for d in s.scalars(select(Document))} == {first_id}
-        assert s.get(Order, second_id).status == "planned"  # completed, but no proof
+        assert len(s.scalars(select(PodRow).where(PodRow.order_id == second_id)).all()) == 1
+        o = s.get(Order, second_id)
+        assert o.status == "executed" and o.needs_review
+        assert len(o.review_reasons) == 2  # the signature and the photo, each with its reason
+        assert all("not linked" in r and "DocumentInUse" not in r for r in o.review_reasons)
+        assert any(SIG.sha256 in r for r in o.review_reasons)
+        assert any(PHOTO.sha256 in r for r in o.review_reasons)
+        assert not s.get(Order, first_id).needs_review
 
 
 def test_a_pod_may_only_name_files_the_truck_uploaded(factory, setup, truck2) -> None:  # type: ignore[no-untyped-def]
-    w, _, number = setup
+    w, order_id, number = setup
     dispatch(factory, setup)
     with transaction(factory) as s:  # truck-2 uploaded a photo (no message named it yet)
         upsert_document(
             s, tenant_id=w.tenant_id, sha256=PHOTO.sha256, kind="photo", filename="x.jpg",
             content_type="image/jpeg", size=10, device_id="truck-2", stored=True,
         )  # fmt: skip
-    out = ingest_batch(factory, [incoming(pod(number, 1))])
-    assert out.dead == 1 and reasons(factory) == ["document_owned_by_other"]
+    out = ingest_batch(
+        factory, [incoming(pod(number, 1)), incoming(update(number, "completed", 2))]
+    )
+    assert out.dead == 0 and out.stored == 2 and reasons(factory) == []
     with factory() as s:
         doc = s.scalars(select(Document).where(Document.sha256 == PHOTO.sha256)).one()
         assert (doc.device_id, doc.order_id) == ("truck-2", None)
-        assert s.scalars(select(PodRow)).all() == []
+        sig = s.scalars(select(Document).where(Document.sha256 == SIG.sha256)).one()
+        assert (sig.device_id, sig.order_id) == ("truck-1", order_id)  # its own file: linked
+        assert len(s.scalars(select(PodRow)).all()) == 1
+        o = s.get(Order, order_id)
+        assert o.status == "executed" and o.needs_review
+        (why,) = o.review_reasons
+        assert PHOTO.sha256 in why and "not linked" in why
 
 
 def test_another_device_s_upload_does_not_take_a_reference_over(factory, setup, truck2) -> None:  # type: ignore[no-untyped-def]
@@ -406,3 +422,31 @@ def test_dispatch_never_sends_another_tenant_s_site(factory, setup) -> None:  # 
     with factory() as s:
         assert s.scalars(select(OutboxJob)).all() == []
         assert s.get(Order, order_id).status == "created"
+
+
+def test_an_order_written_under_the_old_limits_is_dispatched_cut_to_the_contract(
+    factory, setup
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8: rows the schema allowed before (material up to 100 characters, a blank
+    container type, notes up to 4000) made ``protocols.Job`` raise, a 500 at dispatch."""
+    from sqlalchemy import update as sql_update
+
+    w, order_id, _ = setup
+    material = "gemengd bouw- en sloopafval, " + "m" * 70  # 99 characters
+    notes = "Bel bij de poort.\nSleutel bij de buren.\n" + "x" * 3960  # 4000 characters
+    with transaction(factory) as s:
+        s.execute(
+            sql_update(Order)
+            .where(Order.id == order_id)
+            .values(material=material, container_type="   ", notes=notes)
+        )
+    with transaction(factory) as s:
+        msg = dispatch_order(s, tenant_id=w.tenant_id, order_id=order_id, by_user_id=w.user_id)
+    with factory() as s:
+        (sent,) = [decode(j.payload) for j in s.scalars(select(OutboxJob))]
+    assert sent == msg and msg.job is not None
+    assert msg.job.material == material[:64]
+    assert msg.job.container_type is None
+    assert msg.job.instructions == notes[:2000]  # line breaks kept for the driver
+    with factory() as s:
+        assert s.get(Order, order_id).status == "planned"

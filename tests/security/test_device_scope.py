@@ -1,7 +1,9 @@
 """Every device message kind, for a job or an order that was not given to that device (issue 8,
 finding 3): each is dead-lettered with its reason and rejected to the device, the order is left
-as it was and no document changes hands. Through the real ingest pipeline on SQLite and on
-PostgreSQL + TimescaleDB, and once through a real Mosquitto with the ingest worker.
+as it was and no document changes hands. A file a device may not claim, named in a fact (a
+weighing, a PoD), leaves the file alone and flags the order; the fact itself is kept. Through
+the real ingest pipeline on SQLite and on PostgreSQL + TimescaleDB, and once through a real
+Mosquitto with the ingest worker.
 
 Two tenants, acme and globex, each with a truck that has an order dispatched to it, a second
 truck, a weighbridge at its yard, a second weighbridge elsewhere, an order planned for the
@@ -52,6 +54,7 @@ from protocols import (
     JobUpdate,
     Measurement,
     ProofOfDelivery,
+    WeighingTicket,
     WeightReading,
     decode,
     encode,
@@ -190,15 +193,20 @@ CASES = [
     Case("job-update from another tenant's truck", lambda a, b: ("truck-globex-2", completed("truck-globex-2", a.number)), "job_not_dispatched"),  # noqa: E501
     Case("pod from another tenant's truck, with acme's photo", lambda a, b: ("truck-globex-2", pod("truck-globex-2", a.number, a.photo)), "job_not_dispatched"),  # noqa: E501
     Case("job-update for a number no order has", lambda a, b: ("truck-acme", completed("truck-acme", "1999-999999")), "unknown_job"),  # noqa: E501
-    # files: only the device's own, never moved from another order
+    # weighing: only a weighbridge, orders at its own site
+    Case("weighing from a truck", lambda a, b: ("truck-acme", weighing("truck-acme")), "not_a_weighbridge"),  # noqa: E501
+    # presence and measurements refer to nothing but their sender
+    Case("measurement claiming another device", lambda a, b: ("truck-acme-2", spoofed_measurement("truck-acme-2", "truck-acme")), "topic_mismatch"),  # noqa: E501
+]  # fmt: skip
+
+# Files: a device links only its own files, never one of another order. A file it may not
+# claim does not make the fact it came with a refusal: the weighing or PoD is kept, the file
+# stays where it was, and the order is flagged with the reason (the reason names the file).
+DOCUMENT_CASES = [
     Case("pod naming another order's photo", lambda a, b: ("truck-acme", pod("truck-acme", _number(a.planned_id, dispatch=True), a.photo)), "document_in_use"),  # noqa: E501
     Case("pod naming the office's file", lambda a, b: ("truck-acme", pod("truck-acme", a.number, a.office_file)), "document_owned_by_other"),  # noqa: E501
     Case("pod naming another truck's upload", lambda a, b: ("truck-acme", pod("truck-acme", a.number, _upload(a, "truck-acme-2"))), "document_owned_by_other"),  # noqa: E501
-    # weighing: only a weighbridge, only files of its own, orders at its own site
-    Case("weighing from a truck", lambda a, b: ("truck-acme", weighing("truck-acme")), "not_a_weighbridge"),  # noqa: E501
     Case("weighing naming a truck's photo", lambda a, b: ("wb-acme", weighing("wb-acme", document=a.photo)), "document_owned_by_other"),  # noqa: E501
-    # presence and measurements refer to nothing but their sender
-    Case("measurement claiming another device", lambda a, b: ("truck-acme-2", spoofed_measurement("truck-acme-2", "truck-acme")), "topic_mismatch"),  # noqa: E501
 ]  # fmt: skip
 
 _session: Session | None = None
@@ -271,6 +279,59 @@ def test_every_device_message_kind_is_confined_to_what_the_device_was_given(
             problems.append(f"rejections {out.rejected}")
         if snapshot(factory) != before:
             problems.append("state changed")
+        if problems:
+            failures.append(f"{case.name}: {'; '.join(problems)}")
+    assert not failures, "\n".join(failures)
+
+
+def _flagged_for(factory: sessionmaker[Session], sha256: str) -> set[int]:
+    """Orders in front of a person with a reason naming the file."""
+    with factory() as s:
+        return {
+            o.id
+            for o in s.scalars(select(Order).where(Order.needs_review))
+            if any(sha256 in r for r in o.review_reasons)
+        }
+
+
+def test_a_file_a_device_may_not_claim_is_left_alone_and_its_order_flagged(
+    factory: sessionmaker[Session], world: tuple[Tenant, Tenant]
+) -> None:
+    global _session
+    acme, globex = world
+    failures: list[str] = []
+    for case in DOCUMENT_CASES:
+        with transaction(factory) as s:
+            _session = s
+            try:
+                topic_device, msg = case.build(acme, globex)
+            finally:
+                _session = None
+        named = (
+            msg.document_sha256
+            if isinstance(msg, WeighingTicket)
+            else next(p.sha256 for p in msg.photos)  # type: ignore[attr-defined]
+        )
+        before = snapshot(factory)
+        flagged_before = _flagged_for(factory, named)
+        with factory() as s:
+            dead_before = s.scalar(select(func.max(DeadLetter.id))) or 0
+        out = ingest_batch(factory, [Incoming(up_topic(topic_device, msg.type), encode(msg))])
+        after = snapshot(factory)
+        flagged = _flagged_for(factory, named) - flagged_before
+        with factory() as s:
+            dead = s.scalars(select(DeadLetter).where(DeadLetter.id > dead_before)).all()
+        problems = []
+        if dead:
+            problems.append(f"dead letters {[(d.reason, d.detail) for d in dead]}")
+        if out.committed != {topic_device: [msg.message_id]} or out.rejected:
+            problems.append(f"committed {out.committed}, rejected {out.rejected}")
+        if after["documents"] != before["documents"]:
+            problems.append("a document changed")
+        if after["facts"] == before["facts"]:
+            problems.append("the fact was not kept")
+        if len(flagged) != 1:
+            problems.append(f"orders newly flagged for the file: {flagged}")
         if problems:
             failures.append(f"{case.name}: {'; '.join(problems)}")
     assert not failures, "\n".join(failures)
