@@ -7,9 +7,10 @@ compares the two, so a schema and its column cannot drift apart."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 MAX_ID = 2**31 - 1
 """Primary keys are 32-bit ``integer`` columns on PostgreSQL."""
@@ -43,3 +44,26 @@ Sha256Hex = Annotated[
     str, StringConstraints(min_length=64, max_length=64, pattern=SHA256_PATTERN, to_lower=True)
 ]
 """A sha256 digest as 64 hex digits (stored lower case)."""
+
+
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+"""Every point in time the API accepts lies in these years, both included, in UTC: far wider
+than any record or plan of ours, and far from where converting or shifting a time overflows
+Python's ``datetime`` (years 1 to 9999)."""
+
+
+def _bounded_instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise ValueError(f"must lie in the years {MIN_YEAR} to {MAX_YEAR} (UTC)")
+    return value
+
+
+BoundedDatetime = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
+"""A point in time given with its offset, in the years ``MIN_YEAR`` to ``MAX_YEAR`` once
+converted to UTC (a time whose conversion overflows is outside too): for every date-time the
+API reads, in bodies and in query strings. Outside: 422, never an ``OverflowError``."""

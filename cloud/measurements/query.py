@@ -76,7 +76,12 @@ def check_window(start: datetime, end: datetime) -> Window:
         raise TimeRangeInvalid(
             f"'from' ({start.isoformat()}) must be before 'to' ({end.isoformat()})"
         )
-    return Window(start.astimezone(UTC), end.astimezone(UTC))
+    try:
+        return Window(start.astimezone(UTC), end.astimezone(UTC))
+    except OverflowError:  # the API refuses these already (cloud.types.BoundedDatetime)
+        raise TimeRangeInvalid(
+            f"'from' ({start.isoformat()}) or 'to' ({end.isoformat()}) is out of range"
+        ) from None
 
 
 def bucket_width(bucket: str) -> timedelta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -163,6 +164,7 @@ def login(
     account = hash_identifier(email, key=policy.key)
     address = address[:64]
     who = {"account": account[:16], "email": mask_email(email), "address": address}
+    _serialize_attempts(session, account=account, address=address)
     _prune_attempts(session, before=now - timedelta(seconds=policy.window_s))
     retry_after, scope = _throttled(
         session, account=account, address=address, policy=policy, now=now
@@ -189,6 +191,27 @@ def login(
     token, row = issue_token(session, user_id=user.id, ttl=ttl)
     log.info("tenancy.login_succeeded", user_id=user.id, **who)
     return LoginResult(token=token, expires_at=row.expires_at, user_id=user.id)
+
+
+def _serialize_attempts(session: Session, *, account: str, address: str) -> None:
+    """Make counting the recent failures and recording this attempt one step per account and
+    per address, until the caller's transaction ends: otherwise parallel guesses all count
+    fewer failures than the limit, and all get a password check.
+
+    On PostgreSQL, transaction-level advisory locks on a hash of the account, then of the
+    address (always in that order, so two logins never wait for each other crosswise). The
+    counts are read after the lock is granted, so under READ COMMITTED they see every attempt
+    committed by the login that held it. SQLite needs nothing: ``make_engine`` begins every
+    transaction with ``BEGIN IMMEDIATE``, which already serializes all writers."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for kind, value in (("account", account), ("address", address)):
+        session.execute(select(func.pg_advisory_xact_lock(_lock_key(f"login-{kind}:{value}"))))
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name`` (the same in every process)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _throttled(

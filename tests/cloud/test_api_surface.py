@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import httpx
 import pytest
 import uvicorn
@@ -348,39 +350,52 @@ def test_streams_poll_in_threads_of_their_own(
 ) -> None:
     """150 streams polling in the shared threadpool took the threads and connections that
     every other request needed. However many streams are open, their polls run at most
-    ``POLL_THREADS`` at a time."""
+    ``POLL_THREADS`` at a time, in threads of their own: with every poll stuck and more
+    streams than the shared pool has threads, an ordinary request is still answered."""
     app, _factory, w, _others = stream_world
     app.state.stream_slots.per_user = app.state.stream_slots.per_tenant = 6
+    shared_threads = 3  # fewer than the streams: polls in the shared pool would take them all
     real_poll = devices_router._poll
     lock = threading.Lock()
     running = [0, 0]  # now, most
+    stuck, release = threading.Event(), threading.Event()
 
-    def slow_poll(*args: Any, **kwargs: Any) -> Any:
+    def stuck_poll(*args: Any, **kwargs: Any) -> Any:
         with lock:
             running[0] += 1
             running[1] = max(running)
         try:
-            time.sleep(0.2)
+            if stuck.is_set():
+                release.wait(20)
             return real_poll(*args, **kwargs)
         finally:
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(devices_router, "_poll", slow_poll)
+    async def small_shared_pool(scope: Any, receive: Any, send: Any) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = shared_threads
+        await app(scope, receive, send)
+
+    monkeypatch.setattr(devices_router, "_poll", stuck_poll)
     url = "/api/v1/devices/stream?interval=0.5"
-    with _Server(app) as base, httpx.Client(base_url=base, timeout=20) as http:
+    with _Server(small_shared_pool) as base, httpx.Client(base_url=base, timeout=20) as http:
         streams = [http.stream("GET", url, headers=auth(w.token)) for _ in range(6)]
         opened = [s.__enter__() for s in streams]
         try:
             for r in opened:
                 assert _first_event(r) == "devices"
-            t0 = time.perf_counter()
-            assert http.get("/api/v1/me", headers=auth(w.token)).status_code == 200
-            assert time.perf_counter() - t0 < 1
+            stuck.set()
+            deadline = time.monotonic() + 10
+            while running[0] < devices_router.POLL_THREADS and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert running[0] == devices_router.POLL_THREADS, running
+            me = http.get("/api/v1/me", headers=auth(w.token), timeout=5)
+            assert me.status_code == 200
         finally:
+            release.set()
             for s in streams:
                 s.__exit__(None, None, None)
-    assert 1 <= running[1] <= devices_router.POLL_THREADS, running
+    assert running[1] == devices_router.POLL_THREADS, running
 
 
 def test_stream_logs_say_who(stream_world: Any) -> None:

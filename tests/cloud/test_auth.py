@@ -5,8 +5,10 @@ failures), logged attempts, and logout that revokes the token on the server."""
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -194,3 +196,22 @@ def test_logout_revokes_the_token_on_the_server(client: TestClient, world: World
     assert client.delete(LOGIN, headers=headers[0]).status_code == 401
     assert client.get("/api/v1/me", headers=headers[1]).status_code == 200  # the other login
     assert client.delete(LOGIN).status_code == 401
+
+
+def test_parallel_failures_are_counted_one_at_a_time(
+    factory: sessionmaker[Session], world: World
+) -> None:
+    """Counting the failures and storing this one is a single step per account and address
+    (advisory locks on PostgreSQL, the write lock of ``BEGIN IMMEDIATE`` on SQLite): of 8
+    attempts at once, only the budget gets a password check."""
+    start = threading.Barrier(8)
+
+    def attempt(i: int) -> str:
+        start.wait()
+        result = _attempt(factory, "planner@acme.example", "wrong", at_s=i / 100)
+        return type(result.refusal).__name__
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    assert outcomes.count("InvalidCredentials") == POLICY.max_failures_per_account, outcomes
+    assert outcomes.count("LoginThrottled") == 8 - POLICY.max_failures_per_account, outcomes

@@ -5,6 +5,7 @@ made here (decompression bombs, polyglots, PDFs with script), parameters that us
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from pathlib import Path
@@ -52,6 +53,62 @@ def png_with_text(text: str) -> bytes:
     return out.getvalue()
 
 
+def png_with_markup_in_pixels() -> bytes:
+    """A sound 64x64 PNG whose IDAT holds ``<html><script>`` verbatim, well past the first KB:
+    the pixel rows are deflated as stored (uncompressed) blocks, so the bytes of row 40 are
+    the file's bytes. Compressed pixel data of real photos hits such patterns by chance."""
+    width = 64
+    rows = [bytearray(b"\x00" + bytes(range(3 * width))) for _ in range(64)]
+    rows[40][1:15] = b"<html><script>"
+    raw = b"".join(rows)
+    ihdr = struct.pack(">IIBBBBB", width, 64, 8, 2, 0, 0, 0)
+    idat = zlib.compress(raw, level=0)
+    data = (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    )
+    assert data.find(b"<html><script>") > 1024
+    with Image.open(io.BytesIO(data)) as im:  # a real image: it decodes
+        assert im.convert("RGB").getpixel((0, 40)) == tuple(b"<ht")
+    return data
+
+
+def jpeg_with_markup_in_pixels(*, progressive: bool) -> bytes:
+    """A noisy 96x96 JPEG (baseline or progressive) with ``<html`` written over entropy-coded
+    data of its last scan, past the first KB: still a JPEG that decodes (to other pixels)."""
+    noise = Image.frombytes("RGB", (96, 96), random.Random(8).randbytes(96 * 96 * 3))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95, progressive=progressive)
+    data = bytearray(out.getvalue())
+    last_scan = data.rfind(b"\xff\xda")
+    at = (last_scan + data.rfind(b"\xff\xd9")) // 2  # within its entropy-coded data
+    while b"\xff" in data[at - 1 : at + 6]:  # keep clear of stuffed bytes and markers
+        at += 1
+    assert 1024 < at < data.rfind(b"\xff\xd9") - 8
+    data[at : at + 5] = b"<html"
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        im.load()
+    return bytes(data)
+
+
+def jpeg_with_comment(comment: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(out, "JPEG", comment=comment)
+    assert comment in out.getvalue()
+    return out.getvalue()
+
+
+def png_with_compressed_text(text: str, *, itxt: bool) -> bytes:
+    info = PngInfo()
+    if itxt:
+        info.add_itxt("Comment", text, lang="en", tkey="Kommentar", zip=True)
+    else:
+        info.add_text("Comment", text, zip=True)
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG", pnginfo=info)
+    assert text.encode() not in out.getvalue()  # compressed: a plain byte scan misses it
+    return out.getvalue()
+
+
 HTML = b"<html><body><script>fetch('/api/v1/orders')</script></body></html>"
 PDF_OK = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -63,6 +120,16 @@ REJECTED = {
     "png + html polyglot": (png_bytes() + HTML, "image/png"),
     "png + trailing garbage": (png_bytes() + b"\x01\x02garbage", "image/png"),
     "png with script in a text chunk": (png_with_text("<script>alert(1)</script>"), "image/png"),
+    "jpeg with script in a COM segment": (jpeg_with_comment(b"<script>x</script>"), "image/jpeg"),
+    "png with script in a zTXt chunk": (
+        png_with_compressed_text("<svg onload=alert(1)>" * 50, itxt=False),
+        "image/png",
+    ),
+    "png with script in a compressed iTXt chunk": (
+        png_with_compressed_text("<SCRIPT>alert(1)</SCRIPT>" * 50, itxt=True),
+        "image/png",
+    ),
+    "png with a zTXt bomb": (png_with_compressed_text("a" * (2 << 20), itxt=False), "image/png"),
     "jpeg claimed as png": (jpeg_bytes(), "image/png"),
     "truncated png": (png_bytes()[:30], "image/png"),
     "html claimed as jpeg": (b"\xff\xd8\xff" + HTML, "image/jpeg"),
@@ -81,6 +148,16 @@ REJECTED = {
 ACCEPTED = {
     "png": (png_bytes((40, 30)), "image/png"),
     "jpeg": (jpeg_bytes((64, 48)), "image/jpeg"),
+    "png with <html> in its pixel data": (png_with_markup_in_pixels(), "image/png"),
+    "jpeg with <html in its entropy-coded data": (
+        jpeg_with_markup_in_pixels(progressive=False),
+        "image/jpeg",
+    ),
+    "progressive jpeg with <html in its entropy-coded data": (
+        jpeg_with_markup_in_pixels(progressive=True),
+        "image/jpeg",
+    ),
+    "jpeg with a harmless comment": (jpeg_with_comment(b"Truck 12, Ede"), "image/jpeg"),
     "pdf": (PDF_OK, "application/pdf"),
     "utf-8 text": ("Weegbon: 18 240 kg — café".encode(), "text/plain"),
 }

@@ -11,9 +11,11 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -155,3 +157,36 @@ def test_failures_are_throttled_across_processes_and_logged(world_url: str, tmp_
     assert logs.count("tenancy.login_throttled") == 2, logs[-3000:]
     assert "p***@acme.example" in logs and "address=127.0.0.1" in logs
     assert "planner@acme.example" not in logs and PASSWORD not in logs and "Wr0ng-guess" not in logs
+
+
+def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
+    world_url: str, tmp_path: Path
+) -> None:
+    """The check (count the recent failures) and the record (store this one) are one step per
+    account and per address: 20 guesses sent at once, which the API runs in parallel threads,
+    get exactly the per-account budget of password checks, and 429 for the rest."""
+    limit = 3
+    api = Api(
+        tmp_path, "api", world_url,
+        login_max_failures_per_account=limit, login_max_failures_per_address=1000,
+        login_lockout_s=60,
+    )  # fmt: skip
+    start = threading.Barrier(20)
+
+    def guess(_: int) -> int:
+        with httpx.Client(base_url=str(api.http.base_url), timeout=60) as http:
+            start.wait()
+            r = http.post(
+                "/api/v1/auth/token",
+                json={"email": "planner@acme.example", "password": "Wr0ng-guess"},
+            )
+            return r.status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            codes = list(pool.map(guess, range(20)))
+    finally:
+        api.stop()
+    assert sorted(set(codes)) == [401, 429], codes
+    assert codes.count(401) == limit, codes
+    assert api.log().count("tenancy.login_failed") == limit

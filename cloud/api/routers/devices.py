@@ -16,7 +16,7 @@ import anyio.to_thread
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Receive, Scope, Send
@@ -40,6 +40,7 @@ from cloud.devices.schemas import (
 from cloud.errors import TooManyRequests, Unauthorized
 from cloud.measurements import query
 from cloud.tenancy.service import Principal, authenticate
+from cloud.types import BoundedDatetime
 
 log = structlog.get_logger("cloud.api.devices")
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
@@ -198,8 +199,8 @@ def measurements(
     device_id: DeviceIdPath,
     session: DbSession,
     principal: Staff,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
     bucket: Annotated[str, Query(max_length=8, description="10s, 1m, 5m, 15m, 1h or 1d")] = "1m",
     channel: Annotated[str | None, Query(max_length=32)] = None,
 ) -> MeasurementSeries:
@@ -225,8 +226,8 @@ def positions(
     device_id: DeviceIdPath,
     session: DbSession,
     principal: Staff,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=query.MAX_POSITIONS)] = 1000,
 ) -> PositionTrack:
     """Raw GPS points in time order; ``truncated`` says ``limit`` cut the track."""
