@@ -4,10 +4,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cloud.orders.lifecycle import OrderStatus
-from cloud.types import BoundedDatetime, DbId, NoNul
+from cloud.types import DbId, NoNul
 
 OrderType = Literal[
     "walk_in",
@@ -44,8 +44,8 @@ class OrderCreate(BaseModel):
     vehicle_id: DbId | None = None
     material: Material | None = None
     requested_date: date | None = None
-    window_start: BoundedDatetime | None = None
-    window_end: BoundedDatetime | None = None
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
     container_type: ContainerType | None = None
     expected_quantity_kg: (
         Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)] | None
