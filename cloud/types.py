@@ -1,7 +1,7 @@
 """Bounded input types shared by every schema: limits come from the database, so a value the
 database cannot hold is refused at the edge with a 422 instead of failing at the INSERT.
 
-String fields are declared ``Annotated[SafeStr, StringConstraints(max_length=N)]`` with ``N``
+String fields are declared ``Annotated[str, StringConstraints(max_length=N), NoNul]`` with ``N``
 the length of the column the value is stored in; ``tests/security/test_input_limits.py``
 compares the two, so a schema and its column cannot drift apart."""
 
@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field
 
 MAX_ID = 2**31 - 1
 """Primary keys are 32-bit ``integer`` columns on PostgreSQL."""
 
 MAX_OFFSET = 2**31 - 1
 """Paging offsets: far beyond any table we page, and within a 64-bit ``OFFSET``."""
-MAX_BIGINT = 2**63 - 1
 
 
 def _no_nul(value: str) -> str:
@@ -35,16 +34,8 @@ NoNul = AfterValidator(_no_nul)
 (whitespace stripped and lengths checked first; put before them, pydantic checks
 ``min_length`` on the unstripped value)."""
 
-SafeStr = Annotated[str, NoNul]
-"""Any string that is stored: no NUL. Combine with ``StringConstraints(max_length=...)``; with
-``strip_whitespace`` use ``Annotated[str, StringConstraints(...), NoNul]`` instead."""
-
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
-Sha256Hex = Annotated[
-    str, StringConstraints(min_length=64, max_length=64, pattern=SHA256_PATTERN, to_lower=True)
-]
-"""A sha256 digest as 64 hex digits (stored lower case)."""
-
+"""A sha256 digest as 64 hex digits (in paths and query strings)."""
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100
@@ -65,5 +56,6 @@ def _bounded_instant(value: datetime) -> datetime:
 
 BoundedDatetime = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
 """A point in time given with its offset, in the years ``MIN_YEAR`` to ``MAX_YEAR`` once
-converted to UTC (a time whose conversion overflows is outside too): for every date-time the
-API reads, in bodies and in query strings. Outside: 422, never an ``OverflowError``."""
+converted to UTC (a time whose conversion overflows is outside too): for the date-times the API
+reads in query strings. Outside: 422, never an ``OverflowError``. (An order's dates and
+windows have their own, configurable range: ``cloud.orders.service.DateBounds``.)"""

@@ -133,14 +133,9 @@ class RequestLimitsMiddleware:
     async def _check_json(
         self, headers: Headers, receive: Receive
     ) -> tuple[JSONResponse | None, Receive]:
-        too_large = _error(
-            RequestBodyTooLarge.__name__,
-            f"a JSON body may have at most {self.max_bytes} bytes",
-            RequestBodyTooLarge.status_code,
-        )
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return too_large, receive
+            return self._too_large(), receive
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -150,13 +145,20 @@ class RequestLimitsMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                return too_large, receive
+                return self._too_large(), receive
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         refusal = self._check_document(body)
         return refusal, _replay([{"type": "http.request", "body": body}], receive)
+
+    def _too_large(self) -> JSONResponse:
+        return _error(
+            RequestBodyTooLarge.__name__,
+            f"a JSON body may have at most {self.max_bytes} bytes",
+            RequestBodyTooLarge.status_code,
+        )
 
     def _check_document(self, body: bytes) -> JSONResponse | None:
         try:
@@ -174,11 +176,6 @@ class RequestLimitsMiddleware:
     def _walk(self, document: Any) -> JSONResponse | None:
         """Counts keys and values, stopping as soon as there are too many, and looks for NUL
         in every key and string (in the parsed document: ``json.loads`` also takes UTF-16)."""
-        too_many = _error(
-            RequestBodyTooComplex.__name__,
-            f"a JSON body may have at most {self.max_keys} keys and values",
-            RequestBodyTooComplex.status_code,
-        )
         count = 1
         stack: list[tuple[list[str | int], Any]] = [(["body"], document)]
         while stack:
@@ -186,7 +183,11 @@ class RequestLimitsMiddleware:
             if isinstance(value, dict | list):
                 count += len(value)  # counted before anything is pushed
                 if count > self.max_keys:
-                    return too_many
+                    return _error(
+                        RequestBodyTooComplex.__name__,
+                        f"a JSON body may have at most {self.max_keys} keys and values",
+                        RequestBodyTooComplex.status_code,
+                    )
                 if isinstance(value, dict):
                     for key, item in value.items():
                         if NUL in key:
