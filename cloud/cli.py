@@ -53,7 +53,7 @@ def serve(
     """Run the HTTP API and dashboard."""
     import uvicorn
 
-    from cloud.api.app import create_app
+    from cloud.entrypoints.app import create_app
     from cloud.logs import setup_logging
 
     settings = get_settings()

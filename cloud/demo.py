@@ -23,9 +23,9 @@ import structlog
 import uvicorn
 from sqlalchemy import func, select
 
-from cloud.api.app import create_app
 from cloud.broker.embedded import EmbeddedBroker
 from cloud.db import make_engine, make_sessionmaker, transaction
+from cloud.entrypoints.app import create_app
 from cloud.ingest.mqtt import parse_mqtt_url
 from cloud.ingest.worker import IngestConfig, IngestWorker
 from cloud.migrations import upgrade

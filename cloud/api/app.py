@@ -1,4 +1,7 @@
-"""The FastAPI application: HTTP only, on top of the cloud domain services."""
+"""The JSON API part of the application: HTTP only, on top of the cloud domain services.
+
+The application itself (API and web pages together) is put together in
+``cloud.entrypoints.app``."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def docs_enabled(settings: Settings) -> bool:
     return settings.environment != "production"
 
 
-def create_app(
+def build(
     settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
     settings = settings or get_settings()

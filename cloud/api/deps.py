@@ -2,62 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import (
-    HTTPAuthorizationCredentials,
-    HTTPBasic,
-    HTTPBasicCredentials,
-    HTTPBearer,
-)
-from sqlalchemy.orm import Session
+from fastapi import Depends
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from cloud.devices.models import Device
 from cloud.errors import Forbidden, Unauthorized
-from cloud.settings import Settings
-from cloud.tenancy.service import Principal, authenticate
+from cloud.http.deps import (
+    AppSettings,
+    CurrentUser,
+    DbSession,
+    MissingToken,
+    allowed,
+    get_principal,
+    get_session,
+    get_settings,
+)
+from cloud.tenancy.service import Principal
 
-_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the endpoint returns, rolled back when it
-    raises."""
-    session: Session = request.app.state.session_factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-DbSession = Annotated[Session, Depends(get_session)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
-
-
-class MissingToken(Unauthorized):
-    pass
-
-
-def get_principal(
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise MissingToken("send 'Authorization: Bearer <token>'")
-    return authenticate(session, token=credentials.credentials)
-
-
-CurrentUser = Annotated[Principal, Depends(get_principal)]
+# Shared with the web pages: defined in cloud.http, re-exported for the routers.
+__all__ = [
+    "AppSettings",
+    "CurrentDevice",
+    "CurrentUser",
+    "DbSession",
+    "MissingToken",
+    "allowed",
+    "get_principal",
+    "get_session",
+    "get_settings",
+]
 
 
 class RoleRequired(Forbidden):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db import Base, ExactDecimal, UTCDateTime, utcnow
@@ -27,6 +27,19 @@ class Customer(Base):
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
     is_cash: Mapped[bool] = mapped_column(Boolean, default=False)
     """The walk-in cash customer ("kasklant") that unknown vehicles are booked on."""
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    """Contact e-mail (webshop intake matches unknown customers on it, or on ``kvk``)."""
+    phone: Mapped[str | None] = mapped_column(String(30))
+    invoice_grouping: Mapped[str] = mapped_column(String(20), default="per_order")
+    """``per_order`` | ``per_site`` | ``per_period`` (one invoice per customer per run)."""
+    einvoice_format: Mapped[str] = mapped_column(String(20), default="pdf")
+    """``peppol_bis`` | ``si_ubl`` | ``pdf`` (PDF only)."""
+    peppol_id: Mapped[str | None] = mapped_column(String(60))
+    """``scheme:identifier``, e.g. ``0106:12345678`` (KvK) or ``0190:...`` (OIN)."""
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Created by an intake channel (webshop) rather than by the office: check before billing."""
+    notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -39,9 +52,17 @@ class Site(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), default="customer_site")
+    """``customer_site`` | ``own_yard`` | ``weighbridge`` | ``processor``."""
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     street: Mapped[str | None] = mapped_column(String(200))
     postal_code: Mapped[str | None] = mapped_column(String(10))
     city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2), default="NL")
     lat: Mapped[Decimal | None] = mapped_column(ExactDecimal(10, 7))
     lon: Mapped[Decimal | None] = mapped_column(ExactDecimal(11, 7))
+    access_notes: Mapped[str | None] = mapped_column(Text)
+    """Gate codes, opening hours, where to put the container: shown to the driver."""
+    processor_number: Mapped[str | None] = mapped_column(String(5))
+    """For ``kind == processor``: the LMA processor number (verwerkersnummer, 5 digits), the
+    first five positions of every afvalstroomnummer it issues."""
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -2,22 +2,50 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.db import Base, ExactDecimal, UTCDateTime, utcnow
 from cloud.orders.lifecycle import OrderStatus
 
-ORDER_TYPES = (
-    "walk_in",
-    "container_place",
-    "container_exchange",
-    "container_collect",
-    "bulk_transport",
-    "other",
-)
-SOURCES = ("manual", "portal", "webshop", "weighing", "driver", "schedule")
+
+class OrderType(StrEnum):
+    """The one definition of order types (schemas, forms and the database use this)."""
+
+    WALK_IN = "walk_in"
+    CONTAINER_PLACE = "container_place"
+    CONTAINER_EXCHANGE = "container_exchange"
+    CONTAINER_COLLECT = "container_collect"
+    BULK_TRANSPORT = "bulk_transport"
+    OTHER = "other"
+
+
+class OrderSource(StrEnum):
+    """The intake channel an order came through; ``source_ref`` is its idempotency key."""
+
+    MANUAL = "manual"
+    PORTAL = "portal"
+    WEBSHOP = "webshop"
+    WEIGHING = "weighing"
+    DRIVER = "driver"
+    SCHEDULE = "schedule"
+
+
+ORDER_TYPES = tuple(t.value for t in OrderType)
+SOURCES = tuple(s.value for s in OrderSource)
 
 
 class Order(Base):
@@ -57,6 +85,16 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    container_id: Mapped[int | None] = mapped_column(ForeignKey("containers.id"))
+    material_id: Mapped[int | None] = mapped_column(ForeignKey("materials.id"))
+    waste_stream_id: Mapped[int | None] = mapped_column(ForeignKey("waste_streams.id"))
+    expected_containers: Mapped[int | None] = mapped_column(Integer)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    lines: Mapped[list[OrderLine]] = relationship(
+        order_by="OrderLine.position", lazy="raise", cascade="all, delete-orphan"
+    )
 
     history: Mapped[list[OrderStatusChange]] = relationship(
         order_by="OrderStatusChange.id", lazy="raise", cascade="all, delete-orphan"
@@ -77,3 +115,21 @@ class OrderStatusChange(Base):
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     by_device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
     reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class OrderLine(Base):
+    """Something to invoice for this order: an article, a quantity, and (when agreed on the
+    order itself) a price. Weighed quantities come from the weighing, never typed over."""
+
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    description: Mapped[str | None] = mapped_column(String(200))
+    quantity: Mapped[Decimal | None] = mapped_column(ExactDecimal(14, 4))
+    """``None``: from the execution (the weighed net, the number of containers)."""
+    unit_price: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 4))
+    """``None``: from the customer's tariff at invoicing."""

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.customers.models import Customer, Site
 from cloud.db import utcnow
-from cloud.errors import NotFound, Unprocessable
+from cloud.errors import Unprocessable
 from cloud.fleet.models import Vehicle
+from cloud.numbering import service as numbering
 from cloud.orders import repository
 from cloud.orders.errors import OrderNotFound
 from cloud.orders.lifecycle import OrderStatus, assert_transition
@@ -20,7 +21,6 @@ from cloud.orders.models import Order, OrderStatusChange
 from cloud.orders.schemas import OrderCreate, OrderRead, StatusChangeRead, WeighingSummary
 from cloud.orders.scope import OrderScope
 from cloud.references import UnknownReference, check_customer_scope, resolve, resolve_optional
-from cloud.tenancy.models import Tenant
 
 
 class OrderDateOutOfRange(Unprocessable):
@@ -90,14 +90,8 @@ def resolve_references(
 
 
 def next_order_number(session: Session, *, tenant_id: int) -> str:
-    """Per-tenant counter behind a row lock, so concurrent intake never shares a number."""
-    n = session.scalar(
-        select(Tenant.next_order_number).where(Tenant.id == tenant_id).with_for_update()
-    )
-    if n is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(next_order_number=n + 1))
-    return f"{utcnow().year}-{n:06d}"
+    """The tenant's ``order`` number series, row-locked: gapless, never shared."""
+    return numbering.next_number(session, tenant_id=tenant_id, purpose="order")
 
 
 def create_order(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.db import Base, UTCDateTime, utcnow
@@ -27,7 +27,6 @@ class Tenant(Base):
     iban: Mapped[str | None] = mapped_column(String(34))
     vihb_number: Mapped[str | None] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
-    next_order_number: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -42,6 +41,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     """Set for customer users: they see only this customer's orders."""
+    locale: Mapped[str] = mapped_column(String(5), default="nl")
+    """The language of the web pages for this user: ``nl`` (default) or ``en``."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")

@@ -8,12 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from cloud.api.app import create_app
 from cloud.customers.models import Site
 from cloud.customers.service import create_customer
 from cloud.db import transaction
 from cloud.devices.service import create_device
 from cloud.documents.models import Document
+from cloud.entrypoints.app import create_app
 from cloud.fleet.models import Vehicle
 from cloud.fleet.service import create_vehicle
 from cloud.ingest.runner import ingest_batch

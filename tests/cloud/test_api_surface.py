@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
-from cloud.api.app import create_app
 from cloud.api.routers import devices as devices_router
 from cloud.db import make_engine, make_sessionmaker, transaction
 from cloud.devices.service import add_device
+from cloud.entrypoints.app import create_app
 from cloud.migrations import upgrade
 from cloud.settings import Settings
 from cloud.tenancy.service import create_user, issue_token

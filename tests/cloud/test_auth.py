@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
-from cloud.api.app import create_app
 from cloud.db import transaction
+from cloud.entrypoints.app import create_app
 from cloud.settings import Settings
 from cloud.tenancy import service
 from cloud.tenancy.models import LoginAttempt, User

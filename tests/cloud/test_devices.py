@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
-from cloud.api.app import create_app
 from cloud.db import make_engine, make_sessionmaker, transaction, utcnow
 from cloud.devices import credentials
 from cloud.devices.models import Device
@@ -37,6 +36,7 @@ from cloud.devices.service import (
     revoke_device,
     rotate_credentials,
 )
+from cloud.entrypoints.app import create_app
 from cloud.ingest.pipeline import Incoming
 from cloud.ingest.policy import IngestPolicy
 from cloud.ingest.runner import ingest_batch

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
-from cloud.api.app import create_app
 from cloud.db import transaction
+from cloud.entrypoints.app import create_app
 from cloud.measurements import query
 from cloud.measurements.models import Measurement, Position
 from cloud.measurements.retention import RetentionTooShort, apply_retention

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import uvicorn
 
-from cloud.api.app import create_app
 from cloud.db import make_engine, make_sessionmaker, transaction
+from cloud.entrypoints.app import create_app
 from cloud.ingest.runner import ingest_batch
 from cloud.migrations import upgrade
 from cloud.settings import Settings

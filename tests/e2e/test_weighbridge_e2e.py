@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from cloud.api.app import create_app
 from cloud.db import make_engine, make_sessionmaker, transaction
+from cloud.entrypoints.app import create_app
 from cloud.measurements.models import Measurement
 from cloud.orders.models import Order
 from cloud.settings import Settings

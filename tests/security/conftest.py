@@ -230,7 +230,7 @@ def _production_env(url: str, data_dir: Path) -> dict[str, str]:
 def openapi_document(env: dict[str, str]) -> dict[str, Any]:
     """The OpenAPI document of the app as production builds it (production does not serve
     ``/api/openapi.json`` unless asked, so it is built in-process from the same settings)."""
-    from cloud.api.app import create_app
+    from cloud.entrypoints.app import create_app
 
     settings = Settings(
         environment="production",

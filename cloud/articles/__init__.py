@@ -1,0 +1,1 @@
+"""Articles: what an order line bills (per tonne, per container, per hour...)."""

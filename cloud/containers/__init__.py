@@ -1,0 +1,1 @@
+"""Containers (rolcontainers, afzetbakken, minicontainers) and where each one stands now."""

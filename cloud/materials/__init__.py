@@ -1,0 +1,1 @@
+"""Materials and waste streams: Eural codes, afvalstroomnummers, processors."""

@@ -1,0 +1,1 @@
+"""Recurring orders: weekly emptying, every N weeks on given days, until a date."""
