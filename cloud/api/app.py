@@ -13,7 +13,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api import errors
 from cloud.api.middleware import RequestLimitsMiddleware, SecurityHeadersMiddleware
-from cloud.api.routers import auth, devices, documents, orders, web
+from cloud.api.routers import (
+    articles,
+    auth,
+    containers,
+    customers,
+    devices,
+    documents,
+    fleet,
+    imports,
+    intake,
+    materials,
+    orders,
+    portal,
+    schedules,
+    users,
+    web,
+)
 from cloud.db import make_engine, make_sessionmaker
 from cloud.settings import Settings, get_settings
 
@@ -53,6 +69,19 @@ def build(
     app.include_router(orders.router)
     app.include_router(devices.router)
     app.include_router(documents.router)
+    for module in (
+        customers,
+        fleet,
+        containers,
+        materials,
+        articles,
+        imports,
+        users,
+        intake,
+        schedules,
+        portal,
+    ):
+        app.include_router(module.router)
     app.include_router(web.router)
     if docs:
         app.include_router(web.docs_router)

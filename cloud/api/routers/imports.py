@@ -1,0 +1,7 @@
+"""imports routes (issue 9): HTTP only; the rules are in the domain services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
