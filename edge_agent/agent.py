@@ -28,6 +28,7 @@ from edge_agent.ports import PortReader
 from edge_agent.stability import StabilityDetector
 from edge_agent.uplink import Uplink
 from edge_agent.uploads import FileStore, Uploader
+from edge_agent.workflows.driver_orders import DriverOrders
 from edge_agent.workflows.onboard import OnboardWorkflow
 from edge_agent.workflows.weighbridge import WeighbridgeWorkflow
 from firmware_profiles import Reading, get_profile
@@ -89,6 +90,7 @@ class Agent:
         self.files = FileStore(self.outbox)
         self.weighbridge: WeighbridgeWorkflow | None = None
         self.onboard: OnboardWorkflow | None = None
+        self.driver_orders: DriverOrders | None = None
         if any(p.role == "weighbridge" for p in cfg.ports):
             self.weighbridge = WeighbridgeWorkflow(
                 cfg.weighbridge,
@@ -104,6 +106,9 @@ class Agent:
                 files=self.files,
                 device_id=cfg.device_id,
                 clock=self.clock,
+            )
+            self.driver_orders = DriverOrders(
+                outbox=self.outbox, device_id=cfg.device_id, clock=self.clock
             )
         self.gps = PositionSampler(cfg.gps)
         self.batcher = MeasurementBatcher(

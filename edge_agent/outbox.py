@@ -5,10 +5,11 @@ SQLite in WAL mode with ``synchronous=FULL``: a commit survives ``kill -9`` and 
 The file also holds the device's ``seq`` counter and the workflow state (open weighings,
 ticket counters) so that a fact and the state change that produced it commit together.
 
-Priorities: 0 = weighings, proof of delivery and job updates (never dropped); 2 = plain
-measurements. Over the disk budget, stored measurement messages are thinned (readings dropped,
-the message and its ``seq`` kept) and, if that is not enough, new measurements are refused
-(counted and reported); weighings and PoD are always stored.
+Priorities: 0 = weighings, proof of delivery, job updates and driver-made orders (never
+dropped); 2 = plain measurements. Over the disk budget, stored measurement messages are thinned
+(readings dropped, the message and its ``seq`` kept) and, if that is not enough, new
+measurements are refused (counted and reported); weighings, PoD, job updates and orders are
+always stored.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from protocols import OUTBOX_TYPES, Envelope, Rejection, encode
 
-PRIORITY = {"weighing": 0, "pod": 0, "job-update": 0, "measurement": 2}
+PRIORITY = {"weighing": 0, "pod": 0, "job-update": 0, "order": 0, "measurement": 2}
 assert set(PRIORITY) == OUTBOX_TYPES, "every outbox type of the contract needs a priority"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

@@ -20,6 +20,7 @@ import structlog
 
 from edge_agent.config import parse_listen
 from edge_agent.images import ImageRejected
+from edge_agent.workflows.driver_orders import OrderFormError
 from edge_agent.workflows.onboard import JobError
 from firmware_profiles.base import Unit
 
@@ -32,6 +33,16 @@ MAX_BODY = 16 * 2**20
 MANUAL_UNITS: dict[str, Unit] = {"kg": "kg", "t": "t", "lb": "lb", "g": "g"}
 TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
 JOB_ACTION = re.compile(r"^/api/jobs/(?P<job>[^/]{1,64})/(?P<action>[a-z]+)$")
+ASSETS = {
+    "/terminal.css": ("terminal.css", "text/css; charset=utf-8"),
+    "/driver.js": ("driver.js", "text/javascript; charset=utf-8"),
+    "/weighbridge.js": ("weighbridge.js", "text/javascript; charset=utf-8"),
+}
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data: blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+"""The pages run only their own script files: no inline script, no other origin."""
 
 
 class BadRequest(ValueError):
@@ -86,6 +97,7 @@ def state(agent: Agent) -> dict[str, Any]:
             "bin_tag": ob.bin_tag.tag_id if ob.bin_tag else None,
             "lifts": ob.lifts,
             "jobs": ob.jobs(),
+            "orders": agent.driver_orders.recent() if agent.driver_orders else [],
         }
     return out
 
@@ -100,9 +112,11 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, *, csp: str | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if csp:
+            self.send_header("Content-Security-Policy", csp)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -144,9 +158,10 @@ class Handler(BaseHTTPRequestHandler):
         path = urlparse(self.path).path
         if path in ("/", "/index.html"):
             page = "weighbridge.html" if self.server.agent.weighbridge else "driver.html"
-            self._send(200, (STATIC / page).read_bytes(), "text/html; charset=utf-8")
-        elif path == "/terminal.css":
-            self._send(200, (STATIC / "terminal.css").read_bytes(), "text/css")
+            self._send(200, (STATIC / page).read_bytes(), "text/html; charset=utf-8", csp=PAGE_CSP)
+        elif path in ASSETS:
+            name, ctype = ASSETS[path]
+            self._send(200, (STATIC / name).read_bytes(), ctype)
         elif path == "/healthz":
             self._json(200, {"status": "ok"})
         elif not self._authorized():
@@ -171,13 +186,18 @@ class Handler(BaseHTTPRequestHandler):
                 agent.call(lambda: wb.on_plate(plate))
                 self._json(200, {"ok": True})
                 return
+            if path == "/api/orders" and agent.driver_orders:
+                orders = agent.driver_orders
+                form = self._json_body()
+                self._json(200, {"ok": True, "result": agent.call(lambda: orders.submit(form))})
+                return
             m = JOB_ACTION.match(path)
             if m and agent.onboard:
                 result = self._job_action(m["job"], m["action"])
                 self._json(200, {"ok": True, "result": result})
                 return
             self._json(404, {"error": "NotFound", "detail": path})
-        except (BadRequest, JobError, ImageRejected) as exc:
+        except (BadRequest, JobError, ImageRejected, OrderFormError) as exc:
             self._json(422, {"error": type(exc).__name__, "detail": str(exc)})
         except Exception as exc:
             log.exception("edge_agent.terminal_error", path=path)

@@ -14,10 +14,12 @@ from protocols.codec import (
     encode,
 )
 from protocols.messages import (
+    DRIVER_ORDER_TYPES,
     OUTBOX_TYPES,
     SCHEMA_VERSION,
     Attachment,
     DeviceConfig,
+    DriverOrderType,
     Envelope,
     Heartbeat,
     Job,
@@ -26,6 +28,7 @@ from protocols.messages import (
     JobUpdate,
     JobWeight,
     Measurement,
+    OrderRequest,
     PortStatus,
     PositionReading,
     ProofOfDelivery,
@@ -54,6 +57,7 @@ from protocols.topics import (
 )
 
 __all__ = [
+    "DRIVER_ORDER_TYPES",
     "OUTBOX_TYPES",
     "SCHEMA_VERSION",
     "Attachment",
@@ -61,6 +65,7 @@ __all__ = [
     "ContractError",
     "DeviceConfig",
     "DownStream",
+    "DriverOrderType",
     "Envelope",
     "Heartbeat",
     "InvalidDeviceId",
@@ -72,6 +77,7 @@ __all__ = [
     "JobWeight",
     "Measurement",
     "NulCharacter",
+    "OrderRequest",
     "PayloadTooLarge",
     "PortStatus",
     "PositionReading",

@@ -10,10 +10,10 @@ Rules that both sides rely on:
   ``condition`` that says why; it is never 0.
 * Times are timezone-aware.
 * ``seq`` is per device and monotonic. Facts that go through the agent's outbox (measurement,
-  weighing, job-update, pod) each take the next ``seq``, so the cloud can detect gaps. Presence
-  messages (heartbeat, status) carry the latest ``seq`` the device has assigned and do not take a
-  new one. Down-link ``Receipt`` messages carry ``seq`` 0; other down-link messages carry a
-  per-device counter kept by the cloud.
+  weighing, job-update, pod, order) each take the next ``seq``, so the cloud can detect gaps.
+  Presence messages (heartbeat, status) carry the latest ``seq`` the device has assigned and do
+  not take a new one. Down-link ``Receipt`` messages carry ``seq`` 0; other down-link messages
+  carry a per-device counter kept by the cloud.
 * Consumers ignore fields they do not know (changes within v1 are additive).
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -294,6 +294,67 @@ class ProofOfDelivery(Envelope):
 
 
 # ---------------------------------------------------------------------------------------------
+# Orders made by the driver (on-board page)
+
+DriverOrderType = Literal[
+    "container_place",
+    "container_exchange",
+    "container_collect",
+    "bulk_transport",
+    "other",
+]
+"""The order types a driver may make: the cloud's order types (``cloud.orders.models.OrderType``,
+checked by a test) except ``walk_in``, which only a weighing makes."""
+DRIVER_ORDER_TYPES: tuple[str, ...] = get_args(DriverOrderType)
+CustomerNumber = Annotated[
+    str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)
+]
+PostalCode = Annotated[str, StringConstraints(min_length=1, max_length=10, strip_whitespace=True)]
+
+
+class OrderRequest(Envelope):
+    """A new order the driver made on the truck's page: a customer at the roadside asks for a
+    container, an extra collection is agreed on the spot.
+
+    ``client_order_id`` is made on the truck when the form is opened and is the idempotency key
+    of the order (a form sent twice, or a message delivered twice, makes one order). The
+    customer is named by number when the driver knows it, else by name. The place is address
+    text and a postal code. No weights: a driver-made order asks for work, and any weight is
+    measured later by the job or at the weighbridge. The cloud always puts the order in front
+    of the office for review."""
+
+    type: Literal["order"] = "order"
+    client_order_id: UUID
+    order_type: DriverOrderType
+    customer_number: CustomerNumber | None = None
+    customer_name: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+        | None
+    ) = None
+    address: (
+        Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
+        | None
+    ) = None
+    postal_code: PostalCode | None = None
+    material: ShortText | None = None
+    """A material code the office knows, or the material in the driver's words."""
+    container_type: (
+        Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)] | None
+    ) = None
+    container_number: ShortText | None = None
+    requested_date: date | None = None
+    reference: ShortText | None = None
+    """The customer's own reference (a purchase order number)."""
+    notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _names_a_customer(self) -> OrderRequest:
+        if self.customer_number is None and self.customer_name is None:
+            raise ValueError("an order names its customer: a customer number or a name")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
 # Receipts (down)
 
 
@@ -341,7 +402,7 @@ class DeviceConfig(Envelope):
 
 
 UpMessage = Annotated[
-    Measurement | WeighingTicket | JobUpdate | ProofOfDelivery | Heartbeat | Status,
+    Measurement | WeighingTicket | JobUpdate | ProofOfDelivery | OrderRequest | Heartbeat | Status,
     Field(discriminator="type"),
 ]
 DownMessage = Annotated[Receipt | JobDispatch | DeviceConfig, Field(discriminator="type")]
@@ -350,6 +411,7 @@ Message = Annotated[
     | WeighingTicket
     | JobUpdate
     | ProofOfDelivery
+    | OrderRequest
     | Heartbeat
     | Status
     | Receipt
@@ -363,11 +425,12 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     WeighingTicket,
     JobUpdate,
     ProofOfDelivery,
+    OrderRequest,
     Heartbeat,
     Status,
     Receipt,
     JobDispatch,
     DeviceConfig,
 )
-OUTBOX_TYPES = frozenset({"measurement", "weighing", "job-update", "pod"})
+OUTBOX_TYPES = frozenset({"measurement", "weighing", "job-update", "pod", "order"})
 """Types that go through the agent's outbox and take a new ``seq``."""

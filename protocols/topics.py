@@ -36,6 +36,7 @@ class UpStream(StrEnum):
     WEIGHING = "weighing"
     JOB_UPDATE = "job-update"
     POD = "pod"
+    ORDER = "order"
     HEARTBEAT = "heartbeat"
     STATUS = "status"
 

@@ -8,11 +8,11 @@
   counted. The source is the registered device the message came from, or one shared bucket
   (:data:`~cloud.devices.models.UNREGISTERED`) for all senders without a device row, so a
   flood from made-up ids is bounded as a whole. Facts are never suppressed: a refused
-  ``weighing``, ``job-update`` or ``pod`` from a registered device (``PendingDeadLetter.fact``,
-  see :func:`is_fact_topic`) is always kept, and counted as kept; the limit applies to
-  measurements, presence, and payloads that could not be decoded or came from unknown ids,
-  which is what a flood is made of. The counters (:class:`DeadLetterCounter`) are
-  part of the device status. A suppressed message is still rejected to its device.
+  ``weighing``, ``job-update``, ``pod`` or ``order`` from a registered device
+  (``PendingDeadLetter.fact``, see :func:`is_fact_topic`) is always kept, and counted as kept;
+  the limit applies to measurements, presence, and payloads that could not be decoded or came
+  from unknown ids, which is what a flood is made of. The counters (:class:`DeadLetterCounter`)
+  are part of the device status. A suppressed message is still rejected to its device.
 - Retention: :func:`purge_dead_letters` deletes rows older than ``dead_letter_retention_days``
   (``oms dead-letters purge``; the ingest worker also runs it every hour).
 
@@ -41,8 +41,9 @@ from protocols import TopicError, UpStream, parse_topic
 log = structlog.get_logger("cloud.ingest")
 DETAIL_MAX = 4000
 
-FACT_STREAMS = frozenset({UpStream.WEIGHING, UpStream.JOB_UPDATE, UpStream.POD})
-"""Streams whose messages are facts a person must be able to find (a ticket, a finished job)."""
+FACT_STREAMS = frozenset({UpStream.WEIGHING, UpStream.JOB_UPDATE, UpStream.POD, UpStream.ORDER})
+"""Streams whose messages are facts a person must be able to find (a ticket, a finished job,
+an order the driver made)."""
 
 __all__ = [
     "FACT_STREAMS",

@@ -11,6 +11,9 @@ What each message kind may refer to, and who decides (issue 8, finding 3):
 - ``job-update``, ``pod``: an order dispatched to the sending device (``cloud.jobs.service``);
 - ``weighing``: names no order; the cloud picks one at the weighbridge's site
   (``cloud.weighings.service``, ``cloud.orders.automation``);
+- ``order`` (a driver-made order): names no existing order; only a device of kind ``truck``
+  may send it, and the new order is on the truck's own vehicle, always flagged for review
+  (``cloud.ingest.driver_orders``);
 - files named in a ``pod`` or a ``weighing`` are linked only if they are the device's own and
   belong to no other order; any other file is left alone and the order flagged, the fact is
   kept (``cloud.orders.automation.link_device_document``).
@@ -47,6 +50,7 @@ from cloud.ingest.deadletters import (
     is_fact_topic,
     keep_dead_letters,
 )
+from cloud.ingest.driver_orders import record_driver_order
 from cloud.ingest.models import IngestReceipt
 from cloud.ingest.policy import DEFAULT_POLICY, IngestPolicy
 from cloud.jobs.service import record_job_update, record_pod
@@ -388,4 +392,5 @@ HANDLERS: dict[str, Handler] = {
     "weighing": lambda s, d, m, r: record_weighing(s, device=d, ticket=m, review_reasons=r),
     "job-update": lambda s, d, m, r: record_job_update(s, device=d, msg=m, review_reasons=r),
     "pod": lambda s, d, m, r: record_pod(s, device=d, msg=m, review_reasons=r),
+    "order": lambda s, d, m, r: record_driver_order(s, device=d, msg=m, review_reasons=r),
 }
