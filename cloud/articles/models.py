@@ -12,6 +12,33 @@ VAT_CATEGORIES = ("S", "Z", "E", "AE", "K", "G", "O")
 Z zero rated, E exempt, AE reverse charge (verlegd), K intra-community, G export, O outside
 scope."""
 
+VAT_RATES: dict[str, tuple[Decimal, ...]] = {
+    "S": (Decimal("21"), Decimal("9")),
+    **{category: (Decimal("0"),) for category in VAT_CATEGORIES if category != "S"},
+}
+"""The Dutch rates each category allows (percent); the first is the default."""
+
+UNITS: dict[str, str] = {
+    "TNE": "tonne",
+    "KGM": "kilogram",
+    "C62": "piece (one)",
+    "H87": "piece",
+    "HUR": "hour",
+    "MIN": "minute",
+    "DAY": "day",
+    "WEE": "week",
+    "MON": "month",
+    "ANN": "year",
+    "MTQ": "cubic metre",
+    "LTR": "litre",
+    "KMT": "kilometre",
+    "MTR": "metre",
+    "MTK": "square metre",
+    "LS": "lump sum",
+    "SET": "set",
+}
+"""The UN/ECE Recommendation 20 unit codes an article may use (what e-invoices carry)."""
+
 
 class Article(Base):
     __tablename__ = "articles"
