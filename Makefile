@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[edge,cloud,dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP)
+setup: $(STAMP)  ## the venv, and the browser assets (npm registry, pinned, sha512-checked)
+	$(BIN)/python -m cloud.web.assets install
 
 demo: setup  ## the whole system on embedded defaults (SQLite + in-process MQTT broker)
 	$(BIN)/oms demo

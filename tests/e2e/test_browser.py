@@ -1,6 +1,6 @@
 """The pages people use, in a real browser (Debian's Chromium driven by Playwright): the office
-dashboard, the driver's page on the truck (signature drawn on the canvas) and the weighbridge
-terminal."""
+pages (the full set of screens is in ``tests/web``), the driver's page on the truck (signature
+drawn on the canvas) and the weighbridge terminal."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def serve(app: object) -> tuple[uvicorn.Server, int]:
     return server, port
 
 
-def test_dashboard_login_and_orders(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_office_pages_login_orders_and_logout(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The office pages (``cloud.web``) over weighings that came in through ingest: the login
+    form goes away after logging in, the orders show what was weighed, logout revokes."""
     url = f"sqlite:///{(tmp_path / 'oms.db').as_posix()}"
     upgrade(url)
     factory = make_sessionmaker(make_engine(url))
@@ -81,24 +83,25 @@ def test_dashboard_login_and_orders(browser, tmp_path: Path) -> None:  # type: i
         page.goto(f"http://127.0.0.1:{port}/")
         page.fill("input[name=email]", "planner@acme.example")
         page.fill("input[name=password]", "wrong")
-        page.click("button[type=submit]")
-        page.wait_for_selector("#login-error:has-text('wrong e-mail or password')")
+        page.click("form#login button[type=submit]")
+        page.wait_for_selector("#login-error")
         page.fill("input[name=password]", "secret-pw")
-        page.click("button[type=submit]")
-        page.wait_for_selector("#rows tr")
-        rows = page.locator("#rows tr")
+        page.click("form#login button[type=submit]")
+        page.wait_for_selector("table#orders tbody tr")
+        assert page.locator("form#login").count() == 0  # logged in: the form is gone
+        rows = page.locator("table#orders tbody tr")
         assert rows.count() == 2
-        text = page.inner_text("#rows")
-        assert "WB-000042" in text and "18240 kg" in text and "executed" in text
+        text = page.inner_text("table#orders tbody")
+        assert "18.240 kg" in text and "Uitgevoerd" in text
         assert "unknown vehicle" in text  # the walk-in with an unknown card is flagged
-        assert page.inner_text("#count") == "(2)"
-        token = page.evaluate("sessionStorage.getItem('oms-token')")
+        page.locator("table#orders tbody tr", has_text="acme customer").first.locator("a").click()
+        page.wait_for_selector("#weighings")
+        assert "WB-000042" in page.inner_text("#weighings")
+        token = next(c["value"] for c in page.context.cookies() if c["name"] == "oms_session")
         me = f"http://127.0.0.1:{port}/api/v1/me"
         assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        with page.expect_response(lambda r: r.request.method == "DELETE") as logout:
-            page.click("#logout")
-        assert logout.value.status == 204
-        assert page.is_visible("form#login")
+        page.click("#logout")
+        page.wait_for_selector("form#login")
         # Logged out on the server too: the token no longer works anywhere.
         assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 401
         page.screenshot(path=str(tmp_path / "dashboard-logged-out.png"))

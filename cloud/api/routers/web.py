@@ -1,7 +1,7 @@
-"""The minimal web page (log in, see the orders), the health check, and the API docs.
+"""The health check and the API docs. The pages people use are in ``cloud.web``.
 
-Pages carry no inline script (the CSP says ``script-src 'self'``): scripts are files under
-``/static``."""
+The docs page carries no inline script (the CSP says ``script-src 'self'``): its starter is
+``/static/swagger-init.js``."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from cloud.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parents[1] / "templates"))
-
-
-@router.get("/", response_class=HTMLResponse)
-def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {"title": "OMS"})
 
 
 @router.get("/healthz")
