@@ -53,6 +53,9 @@ class Action(StrEnum):
     # fleet and devices
     DEVICE_READ = "device.read"
     DEVICE_MANAGE = "device.manage"
+    """Register, rotate, revoke."""
+    DEVICE_CONFIG = "device.config"
+    """Push the current master data (vehicles, materials) to a device."""
     FLEET_LIVE = "fleet.live"
     """The live stream of device status, weights and job progress."""
     # people and the company
@@ -82,6 +85,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.ORDER_UPDATE,
             Action.ORDER_CANCEL,
             Action.ORDER_DISPATCH,
+            Action.DEVICE_CONFIG,
             Action.SCHEDULE_WRITE,
             Action.DOCUMENT_WRITE,
         }
@@ -98,6 +102,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.SCHEDULE_WRITE,
             Action.DOCUMENT_WRITE,
             Action.DEVICE_MANAGE,
+            Action.DEVICE_CONFIG,
             Action.USER_READ,
         }
     ),

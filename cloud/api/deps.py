@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from cloud.devices.models import Device
-from cloud.errors import Forbidden, Unauthorized
+from cloud.errors import Unauthorized
 from cloud.http.deps import (
     AppSettings,
     CurrentUser,
@@ -20,7 +19,6 @@ from cloud.http.deps import (
     get_session,
     get_settings,
 )
-from cloud.tenancy.service import Principal
 
 # Shared with the web pages: defined in cloud.http, re-exported for the routers.
 __all__ = [
@@ -34,19 +32,6 @@ __all__ = [
     "get_session",
     "get_settings",
 ]
-
-
-class RoleRequired(Forbidden):
-    pass
-
-
-def require_roles(*roles: str) -> Callable[[Principal], Principal]:
-    def check(principal: CurrentUser) -> Principal:
-        if not principal.roles & set(roles):
-            raise RoleRequired(f"needs one of the roles {sorted(roles)}")
-        return principal
-
-    return check
 
 
 _basic = HTTPBasic(auto_error=False, description="device id and its broker password")

@@ -60,13 +60,11 @@ def add(
     """Register a device and print its broker password (once: only a hash is stored)."""
     from cloud.devices.service import DeviceLinkInvalid, add_device
     from cloud.fleet.models import Vehicle
-    from cloud.tenancy.models import Tenant
+    from cloud.tenancy.service import get_tenant_by_slug
     from protocols.normalize import plate_key
 
     with _session() as s:
-        tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == tenant))
-        if tenant_id is None:
-            raise DeviceLinkInvalid(f"no tenant {tenant!r}")
+        tenant_id = get_tenant_by_slug(s, slug=tenant).id
         vehicle_id = None
         if vehicle_plate:
             vehicle_id = s.scalar(

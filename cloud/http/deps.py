@@ -64,4 +64,5 @@ def allowed(action: Action) -> Callable[[Principal], Principal]:
         return principal
 
     check.__name__ = f"allowed_{action.name.lower()}"
+    check.action = action  # type: ignore[attr-defined] # read by the authorization test
     return check

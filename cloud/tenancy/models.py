@@ -6,8 +6,9 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.db import Base, UTCDateTime, utcnow
+from cloud.permissions import ROLES
 
-ROLES = ("planner", "administrator", "driver", "customer", "owner")
+__all__ = ["ROLES", "ApiToken", "LoginAttempt", "Tenant", "User", "UserRole"]
 
 
 class Tenant(Base):

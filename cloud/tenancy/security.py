@@ -69,6 +69,11 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***{at}{domain[-40:]}"
 
 
+def generate_password() -> str:
+    """A password for a person to type once and change: 20 URL-safe characters (120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 

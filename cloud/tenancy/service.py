@@ -1,9 +1,16 @@
-"""Tenants, users and logins. Services never commit; the caller owns the transaction."""
+"""Tenants, users and logins. Services never commit; the caller owns the transaction.
+
+User management (``add_user``, ``update_user``, ``disable_user``, ``reset_password``) keeps
+three rules wherever it is called from (API, web pages, ``oms user``): roles come from
+``cloud.permissions``; a customer user has exactly the customer role and a customer of its own
+tenant; a tenant always keeps at least one active owner. Every change to a user is recorded
+field by field (``cloud.audit``, entity ``user``); passwords never appear there."""
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,10 +18,32 @@ import structlog
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from cloud.audit.models import FieldChange
+from cloud.audit.service import apply_changes, as_text, record_created
+from cloud.customers.models import Customer
 from cloud.db import utcnow
-from cloud.errors import AppError, Conflict, TooManyRequests, Unauthorized
-from cloud.tenancy.models import ROLES, ApiToken, LoginAttempt, Tenant, User, UserRole
+from cloud.errors import AppError
+from cloud.permissions import ROLES, Action, Role, can
+from cloud.references import resolve
+from cloud.tenancy import repository
+from cloud.tenancy.errors import (
+    CustomerLinkInvalid,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    LastOwner,
+    LoginThrottled,
+    RolesRequired,
+    TenantExists,
+    TenantNotFound,
+    UnknownCustomerNumber,
+    UnknownRole,
+    UserNotFound,
+)
+from cloud.tenancy.models import ApiToken, LoginAttempt, Tenant, User, UserRole
+from cloud.tenancy.schemas import UserUpdate
 from cloud.tenancy.security import (
+    generate_password,
     hash_identifier,
     hash_password,
     mask_email,
@@ -23,29 +52,19 @@ from cloud.tenancy.security import (
     verify_password,
 )
 
+# Defined in cloud.tenancy.errors; callers of the login import them from here too.
+__all__ = [
+    "InvalidCredentials",
+    "InvalidToken",
+    "LoginThrottled",
+    "UnknownRole",
+    "verify_password",
+]
+
 log = structlog.get_logger("cloud.tenancy")
-
-
-class InvalidCredentials(Unauthorized):
-    pass
-
-
-class InvalidToken(Unauthorized):
-    pass
-
-
-class UnknownRole(Conflict):
-    status_code = 422
-
-
-class LoginThrottled(TooManyRequests):
-    """Too many failed logins for this account or from this address; ``retry_after`` is in
-    whole seconds and goes out as the ``Retry-After`` header."""
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-        self.headers = {"Retry-After": str(retry_after)}
+ENTITY = "user"
+"""The audit entity of user changes."""
+_AUDITED = ("email", "name", "is_active", "customer_id", "locale")
 
 
 @dataclass(frozen=True)
@@ -59,15 +78,48 @@ class Principal:
     customer_id: int | None
     token_id: int | None = None
     """The API token this call came with (what logout revokes)."""
+    name: str = ""
+    locale: str = "nl"
+
+
+def allowed_actions(roles: Iterable[str]) -> list[str]:
+    """The actions (``cloud.permissions.Action`` values) these roles may do, sorted."""
+    held = frozenset(roles)
+    return sorted(a.value for a in Action if can(held, a))
+
+
+# -- tenants ----------------------------------------------------------------------------------
 
 
 def create_tenant(session: Session, *, slug: str, name: str, **fields: object) -> Tenant:
-    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-        raise Conflict(f"tenant {slug!r} exists")
+    if repository.tenant_by_slug(session, slug=slug) is not None:
+        raise TenantExists(f"tenant {slug!r} exists")
     tenant = Tenant(slug=slug, name=name, **fields)
     session.add(tenant)
     session.flush()
+    log.info("tenancy.tenant_created", tenant_id=tenant.id, slug=slug)
     return tenant
+
+
+def get_tenant_by_slug(session: Session, *, slug: str) -> Tenant:
+    tenant = repository.tenant_by_slug(session, slug=slug)
+    if tenant is None:
+        raise TenantNotFound(f"no tenant {slug!r}")
+    return tenant
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return repository.tenants(session)
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: User
+    password: str | None
+    """The generated password (to show once), or None when the caller chose it."""
 
 
 def create_user(
@@ -79,24 +131,215 @@ def create_user(
     password: str | None,
     roles: list[str],
     customer_id: int | None = None,
+    locale: str = "nl",
+    by_user_id: int | None = None,
 ) -> User:
-    bad = [r for r in roles if r not in ROLES]
-    if bad:
-        raise UnknownRole(f"unknown role(s) {bad}; known: {list(ROLES)}")
+    """A user with exactly this password (None: no password, so no password login)."""
+    roles = _check_roles(roles)
     email = email.strip().lower()
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(f"a user with e-mail {email!r} exists")
+    if repository.user_id_by_email(session, email=email) is not None:
+        raise EmailTaken(f"a user with e-mail {email!r} exists")
+    _check_customer_link(session, tenant_id=tenant_id, roles=roles, customer_id=customer_id)
     user = User(
         tenant_id=tenant_id,
         email=email,
         name=name,
         password_hash=hash_password(password) if password else None,
         customer_id=customer_id,
-        roles=[UserRole(role=r) for r in sorted(set(roles))],
+        locale=locale,
+        roles=[UserRole(role=r) for r in roles],
     )
     session.add(user)
     session.flush()
+    record_created(
+        session, user, _AUDITED, tenant_id=tenant_id, entity=ENTITY, by_user_id=by_user_id
+    )
+    _record_roles(session, user, old=None, new=roles, by_user_id=by_user_id)
+    log.info("tenancy.user_created", tenant_id=tenant_id, user_id=user.id, roles=roles)
     return user
+
+
+def add_user(
+    session: Session,
+    *,
+    tenant_id: int,
+    email: str,
+    roles: list[str],
+    name: str | None = None,
+    customer_id: int | None = None,
+    locale: str = "nl",
+    password: str | None = None,
+    by_user_id: int | None = None,
+) -> NewUser:
+    """A new user who can log in: with ``password``, or with a generated one (returned once)."""
+    generated = None if password else generate_password()
+    user = create_user(
+        session,
+        tenant_id=tenant_id,
+        email=email,
+        name=name or email.strip().lower(),
+        password=password or generated,
+        roles=roles,
+        customer_id=customer_id,
+        locale=locale,
+        by_user_id=by_user_id,
+    )
+    return NewUser(user=user, password=generated)
+
+
+def customer_id_for_number(session: Session, *, tenant_id: int, number: str) -> int:
+    """The id of the tenant's customer with this customer number (the operator's handle)."""
+    customer_id = repository.customer_id_by_number(session, tenant_id=tenant_id, number=number)
+    if customer_id is None:
+        raise UnknownCustomerNumber(f"no customer with number {number!r} in this tenant")
+    return customer_id
+
+
+def list_users(session: Session, *, tenant_id: int) -> list[User]:
+    return repository.users(session, tenant_id=tenant_id)
+
+
+def customer_numbers(session: Session, *, tenant_id: int, ids: set[int]) -> dict[int, str]:
+    """Customer id -> customer number, for showing customer users to an operator."""
+    return repository.customer_numbers(session, tenant_id=tenant_id, ids=ids)
+
+
+def get_user(session: Session, *, tenant_id: int, user_id: int) -> User:
+    """A user of this tenant; another tenant's user is not found, exactly like a missing one."""
+    user = repository.user(session, tenant_id=tenant_id, user_id=user_id)
+    if user is None:
+        raise UserNotFound(f"user {user_id} not found")
+    return user
+
+
+def get_user_by_email(session: Session, *, tenant_id: int, email: str) -> User:
+    user = repository.user_by_email(session, tenant_id=tenant_id, email=email.strip().lower())
+    if user is None:
+        raise UserNotFound(f"no user {email.strip().lower()!r} in this tenant")
+    return user
+
+
+def update_user(
+    session: Session,
+    *,
+    tenant_id: int,
+    user_id: int,
+    changes: UserUpdate,
+    by_user_id: int | None = None,
+) -> User:
+    """Change the fields ``changes`` sets. Disabling a user also revokes its tokens."""
+    user = get_user(session, tenant_id=tenant_id, user_id=user_id)
+    fields = changes.model_dump(exclude_unset=True)
+    old_roles = sorted(user.role_names)
+    roles = _check_roles(fields.pop("roles")) if "roles" in fields else old_roles
+    customer_id = fields.get("customer_id", user.customer_id)
+    is_active = fields.get("is_active", user.is_active)
+    _check_customer_link(session, tenant_id=tenant_id, roles=roles, customer_id=customer_id)
+    _keep_an_owner(session, user=user, roles=roles, is_active=is_active)
+    apply_changes(session, user, fields, tenant_id=tenant_id, entity=ENTITY, by_user_id=by_user_id)
+    if roles != old_roles:
+        user.roles = [UserRole(role=r) for r in roles]
+        _record_roles(session, user, old=old_roles, new=roles, by_user_id=by_user_id)
+    if not is_active:
+        repository.revoke_tokens(session, user_id=user.id, now=utcnow())
+    session.flush()
+    log.info("tenancy.user_updated", tenant_id=tenant_id, user_id=user.id, by_user_id=by_user_id)
+    return user
+
+
+def disable_user(
+    session: Session, *, tenant_id: int, user_id: int, by_user_id: int | None = None
+) -> User:
+    """The user can no longer log in, and every token it holds stops working at once."""
+    return update_user(
+        session,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        changes=UserUpdate(is_active=False),
+        by_user_id=by_user_id,
+    )
+
+
+def reset_password(
+    session: Session, *, tenant_id: int, user_id: int, by_user_id: int | None = None
+) -> str:
+    """A new generated password (returned once); the user's tokens are revoked, so every
+    session it had ends."""
+    user = get_user(session, tenant_id=tenant_id, user_id=user_id)
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    repository.revoke_tokens(session, user_id=user.id, now=utcnow())
+    session.add(
+        FieldChange(
+            tenant_id=tenant_id,
+            entity=ENTITY,
+            entity_id=user.id,
+            field="password",
+            by_user_id=by_user_id,
+            reason="password reset",
+        )
+    )
+    session.flush()
+    log.info("tenancy.password_reset", tenant_id=tenant_id, user_id=user.id, by_user_id=by_user_id)
+    return password
+
+
+def _check_roles(roles: Iterable[str]) -> list[str]:
+    names = sorted({str(r) for r in roles})  # Role members are str
+    bad = [r for r in names if r not in ROLES]
+    if bad:
+        raise UnknownRole(f"unknown role(s) {bad}; known: {list(ROLES)}")
+    if not names:
+        raise RolesRequired(f"a user needs at least one role of {list(ROLES)}")
+    return names
+
+
+def _check_customer_link(
+    session: Session, *, tenant_id: int, roles: list[str], customer_id: int | None
+) -> None:
+    """A customer user sees its own customer's orders only: it needs that customer, and no
+    office or driver role next to it (those would widen what it sees)."""
+    if Role.CUSTOMER in roles:
+        if customer_id is None:
+            raise CustomerLinkInvalid("a customer user needs its customer (customer_id)")
+        if roles != [Role.CUSTOMER]:
+            raise CustomerLinkInvalid("a customer user has the customer role only")
+        resolve(session, Customer, field="customer_id", id_=customer_id, tenant_id=tenant_id)
+    elif customer_id is not None:
+        raise CustomerLinkInvalid("only a user with the customer role has a customer_id")
+
+
+def _keep_an_owner(session: Session, *, user: User, roles: list[str], is_active: bool) -> None:
+    """Refuse a change that leaves the tenant without an active owner. The tenant row is
+    locked first (PostgreSQL), so two owners demoting each other at once cannot both pass."""
+    was_owner = user.is_active and Role.OWNER in user.role_names
+    stays_owner = is_active and Role.OWNER in roles
+    if not was_owner or stays_owner:
+        return
+    repository.lock_tenant(session, tenant_id=user.tenant_id)
+    if repository.count_active_owners(session, tenant_id=user.tenant_id, besides=user.id) == 0:
+        raise LastOwner(
+            f"{user.email} is the last active owner of this tenant; make another user owner first"
+        )
+
+
+def _record_roles(
+    session: Session, user: User, *, old: list[str] | None, new: list[str], by_user_id: int | None
+) -> None:
+    session.add(
+        FieldChange(
+            tenant_id=user.tenant_id,
+            entity=ENTITY,
+            entity_id=user.id,
+            field="roles",
+            old_value=as_text(old),
+            new_value=as_text(new),
+            by_user_id=by_user_id,
+        )
+    )
+
+
+# -- logins and tokens ------------------------------------------------------------------------
 
 
 def issue_token(
@@ -177,7 +420,7 @@ def login(
                 retry_after=retry_after,
             )
         )
-    user = session.scalar(select(User).where(User.email == email))
+    user = repository.user_by_login(session, email=email)
     password_ok = verify_password(password, user.password_hash if user else None)
     ok = user is not None and user.is_active and password_ok
     session.add(LoginAttempt(at=now, account_hash=account, address=address, succeeded=ok))
@@ -280,4 +523,6 @@ def authenticate(session: Session, *, token: str) -> Principal:
         roles=user.role_names,
         customer_id=user.customer_id,
         token_id=api_token.id,
+        name=user.name,
+        locale=user.locale,
     )

@@ -301,7 +301,7 @@ def test_service_listener_lets_ingest_workers_share_one_account(
 def test_broker_config_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from cloud.cli import app
+    from cloud.entrypoints.cli import app
     from cloud.settings import get_settings
 
     registry(tmp_path)

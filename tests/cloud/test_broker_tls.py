@@ -236,7 +236,7 @@ def test_broker_config_command_writes_the_tls_listener(
 ) -> None:
     from typer.testing import CliRunner
 
-    from cloud.cli import app
+    from cloud.entrypoints.cli import app
     from cloud.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'oms.db'}"

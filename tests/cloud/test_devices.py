@@ -299,7 +299,7 @@ def test_device_api_roles_and_tenancy(client, tenants) -> None:  # type: ignore[
     a, b, owner, driver = tenants
     assert client.get("/api/v1/devices").status_code == 401
     r = client.get("/api/v1/devices", headers=auth(driver))
-    assert r.status_code == 403 and r.json()["error"] == "RoleRequired"
+    assert r.status_code == 403 and r.json()["error"] == "NotAllowed"
     listed = client.get("/api/v1/devices", headers=auth(a.token)).json()
     assert [d["id"] for d in listed] == ["wb-a"]
     assert listed[0]["state"] == "never_seen" and listed[0]["site_name"] == "yard"
@@ -453,7 +453,7 @@ def test_refused_messages_show_in_the_device_status(client, tenants, factory) ->
 
 
 def test_device_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cloud.cli import app
+    from cloud.entrypoints.cli import app
     from cloud.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'oms.db'}"

@@ -532,7 +532,7 @@ def test_unregistered_senders_share_one_bounded_bucket(factory, world) -> None: 
 def test_retention_deletes_old_dead_letters_only(factory, world, monkeypatch, db_url) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from cloud.cli import app
+    from cloud.entrypoints.cli import app
     from cloud.ingest.deadletters import purge_dead_letters
     from cloud.settings import get_settings
 

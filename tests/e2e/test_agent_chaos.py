@@ -109,7 +109,7 @@ def test_kill_9_agents_and_stop_the_broker(
         "OMS_MQTT_URL": mosquitto.url,
         "OMS_INGEST_BATCH_IDLE_MS": "10",
     }
-    procs.start("ingest", ["-m", "cloud.cli", "ingest"], env)
+    procs.start("ingest", ["-m", "cloud.entrypoints.cli", "ingest"], env)
     scale, card, page = free_port(), free_port(), free_port()
     procs.start(
         "simulator",

@@ -77,8 +77,8 @@ def test_dispatch_job_pod_and_documents(
         "OMS_DATA_DIR": str(tmp_path / "cloud"),
     }
     api_port, page_port = free_port(), free_port()
-    procs.start("api", ["-m", "cloud.cli", "serve", "--port", str(api_port)], env)
-    procs.start("ingest", ["-m", "cloud.cli", "ingest"], env)
+    procs.start("api", ["-m", "cloud.entrypoints.cli", "serve", "--port", str(api_port)], env)
+    procs.start("ingest", ["-m", "cloud.entrypoints.cli", "ingest"], env)
     cfg = tmp_path / "truck.toml"
     cfg.write_text(f"""
 device_id = "truck-7"

@@ -67,7 +67,7 @@ def test_weighing_to_order_through_mosquitto_and_timescaledb(
         "OMS_MQTT_URL": mosquitto.url,
         "OMS_INGEST_BATCH_IDLE_MS": "20",
     }
-    procs.start("ingest", ["-m", "cloud.cli", "ingest"], env)
+    procs.start("ingest", ["-m", "cloud.entrypoints.cli", "ingest"], env)
     scale, card = free_port(), free_port()
     procs.start(
         "simulator",

@@ -252,7 +252,7 @@ def test_an_intruding_device_costs_ingest_no_message(w: World, tmp_path: Path) -
         "OMS_INGEST_BATCH_IDLE_MS": "20",
     }
     log_before = w.broker.mosquitto.log_tail().count(f"Sending SUBACK to {INGEST_USER}")
-    procs.start("ingest", ["-m", "cloud.cli", "ingest"], env)
+    procs.start("ingest", ["-m", "cloud.entrypoints.cli", "ingest"], env)
     try:
         assert wait_for(
             lambda: (

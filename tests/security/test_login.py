@@ -50,7 +50,7 @@ class Api:
         }
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cloud.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "cloud.entrypoints.cli", "serve", "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,

@@ -1,36 +1,18 @@
-"""Log in (a bearer token for an e-mail and password), who am I, log out."""
+"""Log in (a bearer token for an e-mail and password), who am I, log out. Every logged-in
+user may do these: no permission action guards them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, Field
 
 from cloud.api.deps import AppSettings, CurrentUser, DbSession
 from cloud.db import transaction
 from cloud.tenancy import service
+from cloud.tenancy.schemas import LoginRequest, Me, TokenResponse
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
-
-
-class LoginRequest(BaseModel):
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=200)
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
-    expires_at: datetime | None
-
-
-class Me(BaseModel):
-    user_id: int
-    tenant_id: int
-    email: str
-    roles: list[str]
-    customer_id: int | None
 
 
 def client_address(request: Request) -> str:
@@ -90,10 +72,15 @@ def logout(principal: CurrentUser, session: DbSession) -> Response:
 
 @router.get("/me", response_model=Me)
 def me(principal: CurrentUser) -> Me:
+    """Who is logged in: roles, language, and the actions (``cloud.permissions``) the user
+    may do, so that a front end shows only what will be allowed."""
     return Me(
         user_id=principal.user_id,
         tenant_id=principal.tenant_id,
         email=principal.email,
+        name=principal.name,
         roles=sorted(principal.roles),
         customer_id=principal.customer_id,
+        locale=principal.locale,
+        actions=service.allowed_actions(principal.roles),
     )

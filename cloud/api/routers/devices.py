@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Receive, Scope, Send
 
-from cloud.api.deps import AppSettings, DbSession, MissingToken, RoleRequired, require_roles
+from cloud.api.deps import AppSettings, DbSession, MissingToken, allowed
 from cloud.api.params import DeviceIdPath
 from cloud.broker.config import DEFAULT_INGEST_USERNAME
 from cloud.db import transaction, utcnow
@@ -39,16 +39,16 @@ from cloud.devices.schemas import (
 )
 from cloud.errors import TooManyRequests, Unauthorized
 from cloud.measurements import query
+from cloud.permissions import Action, require
 from cloud.tenancy.service import Principal, authenticate
 from cloud.types import BoundedDatetime
 
 log = structlog.get_logger("cloud.api.devices")
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 
-STAFF = ("planner", "administrator", "owner")
-MANAGERS = ("administrator", "owner")
-Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
-Manager = Annotated[Principal, Depends(require_roles(*MANAGERS))]
+Reader = Annotated[Principal, Depends(allowed(Action.DEVICE_READ))]
+Configurer = Annotated[Principal, Depends(allowed(Action.DEVICE_CONFIG))]
+Manager = Annotated[Principal, Depends(allowed(Action.DEVICE_MANAGE))]
 NO_STORE = {"Cache-Control": "no-store"}
 KEEPALIVE_S = 15.0
 POLL_THREADS = 2
@@ -58,7 +58,7 @@ Probe = tuple[tuple[Any, ...], ...]
 
 
 @router.get("", response_model=list[DeviceRead])
-def list_devices(session: DbSession, principal: Staff, settings: AppSettings) -> list[DeviceRead]:
+def list_devices(session: DbSession, principal: Reader, settings: AppSettings) -> list[DeviceRead]:
     return service.device_statuses(
         session, tenant_id=principal.tenant_id, clock_skew_flag_s=settings.clock_skew_flag_s
     )
@@ -140,7 +140,7 @@ async def stream_devices(
 
 @router.get("/{device_id}", response_model=DeviceRead)
 def get_device(
-    device_id: DeviceIdPath, session: DbSession, principal: Staff, settings: AppSettings
+    device_id: DeviceIdPath, session: DbSession, principal: Reader, settings: AppSettings
 ) -> DeviceRead:
     service.get_device(session, device_id=device_id, tenant_id=principal.tenant_id)
     (read,) = service.device_statuses(
@@ -185,7 +185,9 @@ def revoke_device(
 
 @router.post("/{device_id}/push-config", status_code=status.HTTP_202_ACCEPTED)
 def push_device_config(
-    device_id: DeviceIdPath, session: DbSession, principal: Staff
+    device_id: DeviceIdPath,
+    session: DbSession,
+    principal: Configurer,  # a planner may resend what the device should have anyway
 ) -> dict[str, Any]:
     """Send the device its configuration now (stored tares for a weighbridge). It is also sent
     each time a weighbridge comes online."""
@@ -198,7 +200,7 @@ def push_device_config(
 def measurements(
     device_id: DeviceIdPath,
     session: DbSession,
-    principal: Staff,
+    principal: Reader,
     start: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
     end: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
     bucket: Annotated[str, Query(max_length=8, description="10s, 1m, 5m, 15m, 1h or 1d")] = "1m",
@@ -225,7 +227,7 @@ def measurements(
 def positions(
     device_id: DeviceIdPath,
     session: DbSession,
-    principal: Staff,
+    principal: Reader,
     start: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
     end: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=query.MAX_POSITIONS)] = 1000,
@@ -341,8 +343,7 @@ def _token(request: Request) -> str:
 def _stream_principal(factory: sessionmaker[Session], token: str) -> Principal:
     with transaction(factory) as session:
         principal = authenticate(session, token=token)
-    if not principal.roles & set(STAFF):
-        raise RoleRequired(f"needs one of the roles {sorted(STAFF)}")
+    require(principal, Action.FLEET_LIVE)
     return principal
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from cloud.api.deps import CurrentDevice, CurrentUser, DbSession, require_roles
+from cloud.api.deps import CurrentDevice, DbSession, allowed
 from cloud.api.params import IdPath, Sha256Path
 from cloud.documents import content, service
 from cloud.documents.models import Document
@@ -29,12 +29,15 @@ from cloud.documents.storage import DocumentStore
 from cloud.errors import Unprocessable
 from cloud.orders.scope import OrderScope
 from cloud.orders.service import get_order
+from cloud.permissions import Action
 from cloud.tenancy.service import Principal
 from cloud.types import SHA256_PATTERN
 
 log = structlog.get_logger("cloud.api.documents")
 router = APIRouter(prefix="/api/v1", tags=["documents"])
-Office = Annotated[Principal, Depends(require_roles("planner", "administrator", "owner"))]
+Reader = Annotated[Principal, Depends(allowed(Action.DOCUMENT_READ))]
+"""Which documents a reader sees is the order scope's (a customer its own orders' only)."""
+Writer = Annotated[Principal, Depends(allowed(Action.DOCUMENT_WRITE))]
 Kind = Annotated[content.DocumentKind, Query(description="what the file is")]
 Filename = Annotated[
     str, Query(min_length=1, max_length=content.MAX_FILENAME, description="the file's name")
@@ -125,9 +128,7 @@ async def device_upload(
 
 
 @router.get("/orders/{order_id}/documents", response_model=list[DocumentRead])
-def list_documents(
-    order_id: IdPath, session: DbSession, principal: CurrentUser
-) -> list[DocumentRead]:
+def list_documents(order_id: IdPath, session: DbSession, principal: Reader) -> list[DocumentRead]:
     scope = OrderScope.for_principal(principal)
     get_order(session, tenant_id=principal.tenant_id, order_id=order_id, scope=scope)
     docs = service.for_order(session, tenant_id=principal.tenant_id, order_id=order_id)
@@ -142,7 +143,7 @@ async def add_document(
     file: UploadFile,
     request: Request,
     session: DbSession,
-    principal: Office,
+    principal: Writer,
     kind: Kind = "other",
 ) -> DocumentRead:
     await run_in_threadpool(get_order, session, tenant_id=principal.tenant_id, order_id=order_id)
@@ -191,7 +192,7 @@ DOWNLOAD_HEADERS = {
 
 @router.get("/documents/{document_id}/content")
 def download(
-    document_id: IdPath, request: Request, session: DbSession, principal: CurrentUser
+    document_id: IdPath, request: Request, session: DbSession, principal: Reader
 ) -> Response:
     """The stored bytes, as an attachment, with the content type checked at upload."""
     doc = service.get(session, tenant_id=principal.tenant_id, document_id=document_id)

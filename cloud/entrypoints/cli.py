@@ -10,6 +10,9 @@ import typer
 
 from cloud.broker.cli import broker_app
 from cloud.devices.cli import device_app
+from cloud.entrypoints.tenancy_cli import tenant_app, user_app
+from cloud.intake.cli import app as webhook_app
+from cloud.schedules.cli import app as schedules_app
 from cloud.settings import get_settings
 
 app = typer.Typer(
@@ -24,6 +27,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(device_app, name="device")
 app.add_typer(broker_app, name="broker")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(webhook_app, name="webhook")
+app.add_typer(schedules_app, name="schedules")
 
 
 @db_app.command("upgrade")
@@ -75,7 +82,15 @@ def ingest(
             raise typer.BadParameter("several workers need MQTT v5 shared subscriptions")
         from cloud.ingest.supervisor import supervise
 
-        cmd = [sys.executable, "-m", "cloud.cli", "ingest", "--workers", str(workers), "--index"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "cloud.entrypoints.cli",
+            "ingest",
+            "--workers",
+            str(workers),
+            "--index",
+        ]
         raise typer.Exit(supervise([[*cmd, str(i)] for i in range(workers)]))
     from cloud.db import make_engine, make_sessionmaker
     from cloud.ingest.mqtt import parse_mqtt_url
@@ -150,7 +165,7 @@ def demo(
 ) -> None:
     """Run the whole system on embedded defaults: SQLite, an in-process MQTT broker, a
     simulated weighbridge and the edge agent."""
-    from cloud.demo import run_demo
+    from cloud.entrypoints.demo import run_demo
     from cloud.logs import setup_logging
 
     setup_logging("WARNING")

@@ -26,14 +26,14 @@ from sqlalchemy import func, select
 from cloud.broker.embedded import EmbeddedBroker
 from cloud.db import make_engine, make_sessionmaker, transaction
 from cloud.entrypoints.app import create_app
+from cloud.entrypoints.seed import DemoLogin, seed_demo
 from cloud.ingest.mqtt import parse_mqtt_url
 from cloud.ingest.worker import IngestConfig, IngestWorker
 from cloud.migrations import upgrade
 from cloud.orders.models import Order
-from cloud.seed import DemoLogin, seed_demo
 from cloud.settings import Settings
 
-log = structlog.get_logger("cloud.demo")
+log = structlog.get_logger("cloud.entrypoints.demo")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
