@@ -8,6 +8,11 @@ class AppError(Exception):
     headers: dict[str, str] | None = None
     """Extra response headers (``Retry-After`` on a 429), sent by the API's error handler."""
 
+    def payload(self) -> dict[str, object]:
+        """More fields for the error body besides ``error`` and ``detail`` (JSON-ready), such
+        as the rejected rows of an import. None by default."""
+        return {}
+
     def __init__(self, detail: str, *, status_code: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail

@@ -1,4 +1,5 @@
-"""Error rendering: ``{"error": "<ClassName>", "detail": ...}`` for every error, including
+"""Error rendering: ``{"error": "<ClassName>", "detail": ...}`` for every error (plus what an
+error's ``payload()`` adds, e.g. an import's rejected rows), including
 unknown routes (404), wrong methods (405) and, as a last resort, unexpected exceptions (500,
 logged with the traceback; the detail never shows internals)."""
 
@@ -33,11 +34,12 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = exc.auth_scheme
-        return JSONResponse(
-            {"error": type(exc).__name__, "detail": exc.detail},
-            status_code=exc.status_code,
-            headers=headers or None,
-        )
+        body = {
+            **jsonable_encoder(exc.payload()),
+            "error": type(exc).__name__,
+            "detail": exc.detail,
+        }
+        return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

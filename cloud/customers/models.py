@@ -2,16 +2,46 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db import Base, ExactDecimal, UTCDateTime, utcnow
 
 
+class InvoiceGrouping(StrEnum):
+    """How approved orders become invoices for this customer."""
+
+    PER_ORDER = "per_order"
+    PER_SITE = "per_site"
+    PER_PERIOD = "per_period"
+
+
+class EInvoiceFormat(StrEnum):
+    """What the customer receives: Peppol BIS Billing 3.0, SI-UBL 2.0, or a PDF only."""
+
+    PEPPOL_BIS = "peppol_bis"
+    SI_UBL = "si_ubl"
+    PDF = "pdf"
+
+
+class SiteKind(StrEnum):
+    CUSTOMER_SITE = "customer_site"
+    OWN_YARD = "own_yard"
+    WEIGHBRIDGE = "weighbridge"
+    PROCESSOR = "processor"
+
+
 class Customer(Base):
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        # keyset paging by name, and the webshop intake's match on KvK or invoice e-mail
+        Index("ix_customers_tenant_name", "tenant_id", "name", "id"),
+        Index("ix_customers_tenant_kvk", "tenant_id", "kvk"),
+        Index("ix_customers_invoice_email", "invoice_email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -47,6 +77,12 @@ class Site(Base):
     """A place: a customer's site, our own yard with a weighbridge, or a processor."""
 
     __tablename__ = "sites"
+    __table_args__ = (
+        # a processor is found by its LMA number (afvalstroomnummers, CSV import)
+        UniqueConstraint("tenant_id", "processor_number"),
+        Index("ix_sites_tenant_customer", "tenant_id", "customer_id"),
+        Index("ix_sites_tenant_name", "tenant_id", "name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)

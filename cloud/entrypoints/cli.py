@@ -56,8 +56,11 @@ def db_current() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="worker processes (uvicorn), one per core")
+    ] = 1,
 ) -> None:
-    """Run the HTTP API and dashboard."""
+    """Run the HTTP API and the web pages."""
     import uvicorn
 
     from cloud.entrypoints.app import create_app
@@ -65,9 +68,11 @@ def serve(
 
     settings = get_settings()
     setup_logging()
-    uvicorn.run(
-        create_app(settings), host=host or settings.api_host, port=port or settings.api_port
-    )
+    listen = {"host": host or settings.api_host, "port": port or settings.api_port}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **listen)
+    else:  # each worker process builds its own app (and database pool) from the environment
+        uvicorn.run("cloud.entrypoints.app:create_app", factory=True, workers=workers, **listen)
 
 
 @app.command()

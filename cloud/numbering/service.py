@@ -13,14 +13,6 @@ DEFAULT_PREFIX = {"order": "{year}-", "invoice": "F{year}-", "credit_note": "C{y
 """``{year}`` in a prefix becomes the year the number is taken in."""
 
 
-def _locked(session: Session, *, tenant_id: int, purpose: str) -> NumberSeries | None:
-    return session.scalar(
-        select(NumberSeries)
-        .where(NumberSeries.tenant_id == tenant_id, NumberSeries.purpose == purpose)
-        .with_for_update()
-    )
-
-
 def ensure_series(
     session: Session, *, tenant_id: int, purpose: str, prefix: str | None = None, width: int = 6
 ) -> None:
@@ -48,19 +40,21 @@ def ensure_series(
 
 
 def next_number(session: Session, *, tenant_id: int, purpose: str, year: int | None = None) -> str:
-    """The next number of the tenant's series, e.g. ``000042`` or ``F000042``.
+    """The next number of the tenant's series, e.g. ``2026-000042`` or ``F2026-000042``.
 
-    ``SELECT ... FOR UPDATE`` holds the row until the caller's transaction ends: concurrent
-    callers wait, and a rollback hands the number back (gapless)."""
-    series = _locked(session, tenant_id=tenant_id, purpose=purpose)
-    if series is None:
-        ensure_series(session, tenant_id=tenant_id, purpose=purpose)
-        series = _locked(session, tenant_id=tenant_id, purpose=purpose)
-        assert series is not None
-    value = series.next_value
-    session.execute(
-        update(NumberSeries).where(NumberSeries.id == series.id).values(next_value=value + 1)
+    One ``UPDATE ... RETURNING`` takes the number and locks the row until the caller's
+    transaction ends: concurrent callers wait, and a rollback hands the number back
+    (gapless). The series is created on first use."""
+    take = (
+        update(NumberSeries)
+        .where(NumberSeries.tenant_id == tenant_id, NumberSeries.purpose == purpose)
+        .values(next_value=NumberSeries.next_value + 1)
+        .returning(NumberSeries.next_value, NumberSeries.prefix, NumberSeries.width)
     )
-    session.expire(series)
-    prefix = series.prefix.replace("{year}", str(year if year is not None else utcnow().year))
-    return f"{prefix}{value:0{series.width}d}"
+    row = session.execute(take).one_or_none()
+    if row is None:
+        ensure_series(session, tenant_id=tenant_id, purpose=purpose)
+        row = session.execute(take).one()
+    after, prefix, width = row
+    prefix = prefix.replace("{year}", str(year if year is not None else utcnow().year))
+    return f"{prefix}{after - 1:0{width}d}"

@@ -126,6 +126,8 @@ class PasswordIssued(BaseModel):
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=200)
 

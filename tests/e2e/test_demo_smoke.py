@@ -17,7 +17,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 def test_demo_smoke_creates_an_order_from_a_weighing(tmp_path: Path) -> None:
     out = tmp_path / "smoke"
     proc = subprocess.run(
-        [sys.executable, "-m", "cloud.entrypoints.cli", "demo", "--smoke", "--out", str(out), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "cloud.entrypoints.cli",
+            "demo",
+            "--smoke",
+            "--out",
+            str(out),
+            "--port",
+            "0",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

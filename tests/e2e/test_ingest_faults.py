@@ -118,7 +118,9 @@ def test_ingest_survives_worker_kills_broker_restarts_and_a_database_crash(
         "OMS_MQTT_URL": mosquitto.url,
         "OMS_INGEST_BATCH_SIZE": "500",
     }
-    supervisor = procs.start("ingest", ["-m", "cloud.entrypoints.cli", "ingest", "--workers", "2"], env)
+    supervisor = procs.start(
+        "ingest", ["-m", "cloud.entrypoints.cli", "ingest", "--workers", "2"], env
+    )
     time.sleep(3)
     pub = Publisher(mosquitto.port, rate=650)
     pub.start()
