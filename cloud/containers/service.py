@@ -18,7 +18,7 @@ from cloud.containers.schemas import ContainerCreate, ContainerRead, ContainerUp
 from cloud.customers.models import Site
 from cloud.db import utcnow
 from cloud.fleet.models import Vehicle
-from cloud.references import resolve
+from cloud.references import resolve, resolve_optional
 
 CONTAINER = "container"
 """Entity name in the audit trail."""
@@ -170,7 +170,9 @@ def list_containers(
     location_kind: str | None = None,
 ) -> tuple[list[Container], int | None]:
     """A page of containers by id (``site_id``: what stands at that site now), and the
-    ``after`` of the next page (None: the last)."""
+    ``after`` of the next page (None: the last). Filter ids must be the tenant's (422)."""
+    resolve_optional(session, Site, field="site_id", id_=site_id, tenant_id=tenant_id)
+    resolve_optional(session, Vehicle, field="vehicle_id", id_=vehicle_id, tenant_id=tenant_id)
     rows = list(
         repository.page(
             session,

@@ -8,12 +8,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import web
 from cloud.api.app import build
+from cloud.jobs.service import register_handlers
 from cloud.settings import Settings
 
 
 def create_app(
     settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
+    register_handlers()  # domain event handlers (also registered on import; explicit here)
     app = build(settings, session_factory)
     web.install(app)
     return app

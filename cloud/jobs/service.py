@@ -28,6 +28,7 @@ from cloud.devices.models import Device
 from cloud.errors import Conflict, Forbidden, NotFound
 from cloud.jobs.models import JobAssignment, JobEvent, ProofOfDelivery
 from cloud.orders.automation import flag_for_review, link_device_document, settle_job
+from cloud.orders.events import OrderCancelled, subscribe
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import Order
 from cloud.orders.service import change_status, get_order
@@ -305,3 +306,33 @@ def record_pod(
         flag_for_review(order, reason)
     settle_job(session, order=order, device=device)
     return pod
+
+
+def withdraw_jobs(session: Session, *, order: Order) -> list[str]:
+    """Withdraw the order's job from every device that has it: each is told to cancel through
+    the outbox (sent after the commit). Returns the device ids."""
+    now, devices = utcnow(), []
+    rows = session.scalars(
+        select(JobAssignment)
+        .where(JobAssignment.order_id == order.id, JobAssignment.withdrawn_at.is_(None))
+        .with_for_update()
+    )
+    for row in rows:
+        row.withdrawn_at = now
+        _send_cancel(session, order=order, device_id=row.device_id)
+        devices.append(row.device_id)
+    session.flush()
+    return devices
+
+
+def _on_cancelled(session: Session, event: OrderCancelled) -> None:
+    withdraw_jobs(session, order=event.order)
+
+
+def register_handlers() -> None:
+    """What jobs does when orders change (``cloud.orders.events``): a cancelled order's job is
+    withdrawn from the truck. Called by the entry points; subscribing twice changes nothing."""
+    subscribe(OrderCancelled, _on_cancelled)
+
+
+register_handlers()

@@ -269,6 +269,12 @@ def list_waste_streams(
     material_id: int | None = None,
     processor_site_id: int | None = None,
 ) -> tuple[list[WasteStream], int | None]:
+    """Filter ids must be the tenant's (422 naming the field)."""
+    resolve_optional(session, Customer, field="customer_id", id_=customer_id, tenant_id=tenant_id)
+    resolve_optional(session, Material, field="material_id", id_=material_id, tenant_id=tenant_id)
+    resolve_optional(
+        session, Site, field="processor_site_id", id_=processor_site_id, tenant_id=tenant_id
+    )
     rows = list(
         repository.waste_streams_page(
             session,

@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud.containers.service import move_for_order
 from cloud.customers.service import cash_customer
 from cloud.devices.models import Device
 from cloud.documents.service import DocumentInUse, DocumentOwnedByOther
@@ -30,7 +31,7 @@ from cloud.fleet.service import find_vehicle
 from cloud.jobs.models import JobEvent, ProofOfDelivery
 from cloud.orders import repository
 from cloud.orders.lifecycle import OrderStatus
-from cloud.orders.models import Order
+from cloud.orders.models import Order, OrderSource, OrderType
 from cloud.orders.schemas import OrderCreate
 from cloud.orders.service import change_status, create_order
 from cloud.tenancy.models import Tenant
@@ -101,6 +102,16 @@ def link_device_document(
     return False
 
 
+def execute(session: Session, *, order: Order, device: Device, at: datetime, reason: str) -> None:
+    """The order is done: executed, and the container it names moved to where the order
+    leaves it (``cloud.containers``); what does not add up there is flagged for review."""
+    change_status(
+        session, order=order, to=OrderStatus.EXECUTED, by_device_id=device.id, reason=reason
+    )
+    for why in move_for_order(session, order=order, at=at):
+        flag_for_review(order, why)
+
+
 def execute_from_weighing(
     session: Session, *, weighing: Weighing, device: Device, review_reasons: Sequence[str] = ()
 ) -> Order:
@@ -154,14 +165,14 @@ def execute_from_weighing(
             tenant_id=tenant_id,
             data=OrderCreate(
                 customer_id=customer_id,
-                order_type="walk_in",
+                order_type=OrderType.WALK_IN,
                 site_id=device.site_id,
                 vehicle_id=vehicle.id if vehicle else None,
                 material=weighing.material,
                 requested_date=done_at.date(),
                 reference=weighing.customer_reference,
             ),
-            source="weighing",
+            source=OrderSource.WEIGHING,
             by_device_id=device.id,
             source_ref=source_ref,
             review_reasons=reasons,
@@ -169,11 +180,11 @@ def execute_from_weighing(
         )
     weighing.order_id = order.id
     order.actual_quantity_kg = to_kg(weighing.net, weighing.unit)
-    change_status(
+    execute(
         session,
         order=order,
-        to=OrderStatus.EXECUTED,
-        by_device_id=device.id,
+        device=device,
+        at=done_at,
         reason=f"weighing ticket {weighing.ticket_number}: net {weighing.net} {weighing.unit}",
     )
     for reason in review_reasons:
@@ -196,7 +207,10 @@ def settle_job(session: Session, *, order: Order, device: Device) -> None:
     if last.event == "failed":
         flag_for_review(order, f"job failed on {device.id}: {last.reason}")
         return
-    if last.event != "completed" or order.status not in ("created", "planned"):
+    if last.event != "completed" or order.status not in (
+        OrderStatus.CREATED.value,
+        OrderStatus.PLANNED.value,
+    ):
         return
     pods = list(
         session.scalars(select(ProofOfDelivery).where(ProofOfDelivery.order_id == order.id))
@@ -218,10 +232,10 @@ def settle_job(session: Session, *, order: Order, device: Device) -> None:
     order.actual_counts = dict(last.counts)
     order.review_reasons = reasons
     order.needs_review = bool(reasons)
-    change_status(
+    execute(
         session,
         order=order,
-        to=OrderStatus.EXECUTED,
-        by_device_id=device.id,
+        device=device,
+        at=last.occurred_at,
         reason=f"job completed on {device.id}",
     )

@@ -44,16 +44,26 @@ class OrderSource(StrEnum):
     SCHEDULE = "schedule"
 
 
-ORDER_TYPES = tuple(t.value for t in OrderType)
-SOURCES = tuple(s.value for s in OrderSource)
-
-
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
         UniqueConstraint("tenant_id", "source_ref"),
-        Index("ix_orders_tenant_status", "tenant_id", "status"),
+        # Keyset paging (``cloud.orders.repository``): every list is ``ORDER BY id DESC``
+        # within a tenant, so each filter the list offers has an index ending in ``id``.
+        Index("ix_orders_tenant_id_id", "tenant_id", "id"),
+        Index("ix_orders_tenant_status_id", "tenant_id", "status", "id"),
+        Index("ix_orders_tenant_customer_id", "tenant_id", "customer_id", "id"),
+        Index("ix_orders_tenant_requested_date", "tenant_id", "requested_date", "id"),
+        # The order bin: unplanned orders by requested date (``repository.bin_page``).
+        Index(
+            "ix_orders_bin",
+            "tenant_id",
+            "requested_date",
+            "id",
+            postgresql_where=text("status = 'created'"),
+            sqlite_where=text("status = 'created'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,10 +74,12 @@ class Order(Base):
     source_ref: Mapped[str | None] = mapped_column(String(80))
     """Idempotency key of automatic intake (e.g. ``weighing:<message_id>``)."""
     status: Mapped[str] = mapped_column(String(30), default=OrderStatus.CREATED.value)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
     material: Mapped[str | None] = mapped_column(String(100))
+    """What the truck and the ticket show: the description of ``material_id`` when the order
+    names a material, else free text (a weighing's material as typed at the weighbridge)."""
     requested_date: Mapped[date | None] = mapped_column(Date)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())

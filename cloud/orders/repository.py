@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.customers.models import Customer
+from cloud.documents.models import Document
 from cloud.fleet.models import Vehicle
 from cloud.orders.lifecycle import OrderStatus
-from cloud.orders.models import Order
+from cloud.orders.models import Order, OrderLine, OrderSource, OrderStatusChange, OrderType
 from cloud.orders.scope import OrderScope
 from cloud.weighings.models import Weighing
 
@@ -35,26 +36,123 @@ def get_scoped(session: Session, *, scope: OrderScope, order_id: int) -> Order |
     return session.scalar(select(Order).where(Order.id == order_id, *scope.conditions()))
 
 
-def page(
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the order list can be narrowed to. ``q`` searches the number, the reference and
+    the customer's name (case-insensitive, anywhere in the text)."""
+
+    status: OrderStatus | None = None
+    customer_id: int | None = None
+    order_type: OrderType | None = None
+    source: OrderSource | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str | None = None
+
+    def conditions(self, tenant_id: int) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.status is not None:
+            where.append(Order.status == self.status.value)
+        if self.customer_id is not None:
+            where.append(Order.customer_id == self.customer_id)
+        if self.order_type is not None:
+            where.append(Order.order_type == self.order_type.value)
+        if self.source is not None:
+            where.append(Order.source == self.source.value)
+        if self.date_from is not None:
+            where.append(Order.requested_date >= self.date_from)
+        if self.date_to is not None:
+            where.append(Order.requested_date <= self.date_to)
+        if self.q:
+            named = select(Customer.id).where(
+                Customer.tenant_id == tenant_id, Customer.name.icontains(self.q, autoescape=True)
+            )
+            where.append(
+                or_(
+                    Order.number.icontains(self.q, autoescape=True),
+                    Order.reference.icontains(self.q, autoescape=True),
+                    Order.customer_id.in_(named),
+                )
+            )
+        return where
+
+
+def list_page(
+    session: Session,
+    *,
+    scope: OrderScope,
+    filters: OrderFilter = OrderFilter(),
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[Order]:
+    """Up to ``limit + 1`` orders ``scope`` allows, newest first (``id`` descending), after
+    the order ``after_id``: keyset paging, so a page deep in the list costs what the first
+    does, and rows inserted meanwhile never shift a page (they are newer than any cursor).
+    The extra row tells the caller there is a next page."""
+    where = [*scope.conditions(), *filters.conditions(scope.tenant_id)]
+    if after_id is not None:
+        where.append(Order.id < after_id)
+    stmt = select(Order).where(*where).order_by(Order.id.desc()).limit(limit + 1)
+    return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class BinFilter:
+    """What the order bin (unplanned orders) can be narrowed to."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    order_type: OrderType | None = None
+    customer_id: int | None = None
+    material_id: int | None = None
+
+
+def bin_page(
     session: Session,
     *,
     tenant_id: int,
-    customer_id: int | None = None,
-    status: OrderStatus | None = None,
+    filters: BinFilter = BinFilter(),
+    after: tuple[date | None, int] | None = None,
     limit: int = 50,
-    offset: int = 0,
-    scope: OrderScope | None = None,
-) -> tuple[Sequence[Order], int]:
-    """A page of the orders ``scope`` allows (default: the tenant's, or one customer's)."""
-    scope = scope or OrderScope(tenant_id=tenant_id, customer_id=customer_id)
-    where = scope.conditions()
-    if status is not None:
-        where.append(Order.status == status.value)
-    total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
-    rows = session.scalars(
-        select(Order).where(*where).order_by(Order.id.desc()).limit(limit).offset(offset)
-    ).all()
-    return rows, total
+) -> list[Order]:
+    """Up to ``limit + 1`` orders of the order bin (status ``created``), soonest requested
+    date first, orders without a date last, then by id; after the key ``after`` (the
+    ``(requested_date, id)`` of the last row of the previous page). Served by the partial
+    index ``ix_orders_bin``."""
+    where: list[ColumnElement[bool]] = [
+        Order.tenant_id == tenant_id,
+        Order.status == OrderStatus.CREATED.value,
+    ]
+    f = filters
+    if f.date_from is not None:
+        where.append(Order.requested_date >= f.date_from)
+    if f.date_to is not None:
+        where.append(Order.requested_date <= f.date_to)
+    if f.order_type is not None:
+        where.append(Order.order_type == f.order_type.value)
+    if f.customer_id is not None:
+        where.append(Order.customer_id == f.customer_id)
+    if f.material_id is not None:
+        where.append(Order.material_id == f.material_id)
+    if after is not None:
+        day, id_ = after
+        if day is None:
+            where.append(and_(Order.requested_date.is_(None), Order.id > id_))
+        else:
+            where.append(
+                or_(
+                    Order.requested_date > day,
+                    and_(Order.requested_date == day, Order.id > id_),
+                    Order.requested_date.is_(None),
+                )
+            )
+    stmt = (
+        select(Order)
+        .where(*where)
+        .order_by(Order.requested_date.asc().nulls_last(), Order.id.asc())
+        .limit(limit + 1)
+    )
+    return list(session.scalars(stmt))
 
 
 def planned_for_weighing(
@@ -122,4 +220,45 @@ def weighings_by_order(session: Session, ids: set[int]) -> dict[int, list[Weighi
         select(Weighing).where(Weighing.order_id.in_(ids)).order_by(Weighing.id)
     ):
         out.setdefault(w.order_id, []).append(w)  # type: ignore[arg-type]
+    return out
+
+
+def lines_by_order(session: Session, ids: set[int]) -> dict[int, list[OrderLine]]:
+    out: dict[int, list[OrderLine]] = {}
+    if not ids:
+        return out
+    for line in session.scalars(
+        select(OrderLine)
+        .where(OrderLine.order_id.in_(ids))
+        .order_by(OrderLine.order_id, OrderLine.position)
+    ):
+        out.setdefault(line.order_id, []).append(line)
+    return out
+
+
+def documents_by_order(
+    session: Session, ids: set[int], *, tenant_ids: set[int]
+) -> dict[int, list[Document]]:
+    out: dict[int, list[Document]] = {}
+    if not ids:
+        return out
+    for doc in session.scalars(
+        select(Document)
+        .where(Document.order_id.in_(ids), Document.tenant_id.in_(tenant_ids))
+        .order_by(Document.id)
+    ):
+        out.setdefault(doc.order_id, []).append(doc)  # type: ignore[arg-type]
+    return out
+
+
+def status_history(session: Session, ids: set[int]) -> dict[int, list[OrderStatusChange]]:
+    out: dict[int, list[OrderStatusChange]] = {}
+    if not ids:
+        return out
+    for change in session.scalars(
+        select(OrderStatusChange)
+        .where(OrderStatusChange.order_id.in_(ids))
+        .order_by(OrderStatusChange.id)
+    ):
+        out.setdefault(change.order_id, []).append(change)
     return out

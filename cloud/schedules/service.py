@@ -189,6 +189,8 @@ def list_schedules(
     after: int | None = None,
     limit: int = 50,
 ) -> SchedulePage:
+    """A filter customer must be the tenant's (422 naming ``customer_id``)."""
+    resolve_optional(session, Customer, field="customer_id", id_=customer_id, tenant_id=tenant_id)
     rows = repository.page(
         session,
         tenant_id=tenant_id,

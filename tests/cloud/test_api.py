@@ -190,7 +190,9 @@ def test_status_filter_and_paging(client, two_tenants) -> None:  # type: ignore[
 
 def test_dashboard_page_and_health(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/login")
-    assert page.status_code == 200 and "· OMS</title>" in page.text and "/assets/app.js" in page.text
+    assert (
+        page.status_code == 200 and "· OMS</title>" in page.text and "/assets/app.js" in page.text
+    )
     assert client.get("/assets/app.js").status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}
 

@@ -36,7 +36,99 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("post", "/api/v1/devices/{device_id}/revoke"): lambda t: {"reason": "probe"},
     ("post", "/api/v1/orders/{order_id}/dispatch"): lambda t: {"sequence": 0},
     ("post", "/api/v1/auth/token"): lambda t: {"email": "x@example.com", "password": "x"},
+    # issue 9
+    ("patch", "/api/v1/orders/{order_id}"): lambda t: {
+        "customer_id": t.customer_id,
+        "site_id": t.customer_site_id,
+        "vehicle_id": t.vehicle_id,
+        "container_id": t.container_id,
+        "material_id": t.material_id,
+        "waste_stream_id": t.waste_stream_id,
+    },
+    ("post", "/api/v1/orders/{order_id}/cancel"): lambda t: {"reason": "probe"},
+    ("post", "/api/v1/customers"): lambda t: {"name": "FK probe"},
+    ("patch", "/api/v1/customers/{customer_id}"): lambda t: {"name": "FK probe"},
+    ("post", "/api/v1/sites"): lambda t: {
+        "name": "FK probe",
+        "kind": "customer_site",
+        "customer_id": t.customer_id,
+    },
+    ("patch", "/api/v1/sites/{site_id}"): lambda t: {"customer_id": t.customer_id},
+    ("post", "/api/v1/vehicles"): lambda t: {
+        "plate": "FK-1-X",
+        "kind": "customer_vehicle",
+        "customer_id": t.customer_id,
+        "driver_user_id": t.user_ids["driver"],
+    },
+    ("patch", "/api/v1/vehicles/{vehicle_id}"): lambda t: {"driver_user_id": t.user_ids["driver"]},
+    ("post", "/api/v1/drivers"): lambda t: {"user_id": t.user_ids["driver"], "name": "FK probe"},
+    ("patch", "/api/v1/drivers/{driver_id}"): lambda t: {"user_id": t.user_ids["driver"]},
+    ("post", "/api/v1/containers"): lambda t: {
+        "number": "FK-1",
+        "container_type": "afzetcontainer",
+        "location_kind": "site",
+        "site_id": t.customer_site_id,
+    },
+    ("patch", "/api/v1/containers/{container_id}"): lambda t: {
+        "location_kind": "site",
+        "site_id": t.customer_site_id,
+    },
+    ("post", "/api/v1/materials"): lambda t: {
+        "code": "FK",
+        "description": "FK probe",
+        "article_id": t.article_id,
+    },
+    ("patch", "/api/v1/materials/{material_id}"): lambda t: {"article_id": t.article_id},
+    ("post", "/api/v1/waste-streams"): lambda t: {
+        "number": "123451234567",
+        "customer_id": t.customer_id,
+        "processor_site_id": t.processor_site_id,
+        "material_id": t.material_id,
+        "valid_from": "2026-01-01",
+    },
+    ("patch", "/api/v1/waste-streams/{waste_stream_id}"): lambda t: {
+        "customer_id": t.customer_id,
+        "processor_site_id": t.processor_site_id,
+        "material_id": t.material_id,
+    },
+    ("post", "/api/v1/articles"): lambda t: {"code": "FK", "name": "FK probe", "unit": "TNE"},
+    ("patch", "/api/v1/articles/{article_id}"): lambda t: {"name": "FK probe"},
+    ("post", "/api/v1/users"): lambda t: {
+        "email": "fk-probe@probe.example",
+        "roles": ["customer"],
+        "customer_id": t.customer_id,
+    },
+    ("patch", "/api/v1/users/{user_id}"): lambda t: {
+        "roles": ["customer"],
+        "customer_id": t.customer_id,
+    },
+    ("post", "/api/v1/intake/webshop/{tenant_slug}"): lambda t: {},  # signed: no references
+    ("post", "/api/v1/schedules"): lambda t: {
+        "customer_id": t.customer_id,
+        "site_id": t.customer_site_id,
+        "order_type": "container_exchange",
+        "material_id": t.material_id,
+        "container_id": t.container_id,
+        "weekdays": [1],
+        "start_date": "2027-01-04",
+    },
+    ("patch", "/api/v1/schedules/{schedule_id}"): lambda t: {
+        "site_id": t.customer_site_id,
+        "material_id": t.material_id,
+        "container_id": t.container_id,
+    },
+    ("post", "/api/v1/portal/orders"): lambda t: {
+        "site_id": t.customer_site_id,
+        "order_type": "container_place",
+        "material_id": t.material_id,
+    },
 }
+
+NOT_REFERENCES = {"vat_id", "peppol_id", "shop_order_id", "request_id"}
+"""Fields named ``*_id`` that are identifiers of the outside world, not rows."""
+
+CUSTOMER_ROUTES = ("/api/v1/portal/",)
+"""Routes for customer users (the portal): probed with the customer user's token."""
 
 
 def _deref(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +158,7 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _is_reference(name: str) -> bool:
-    return name.endswith("_id")
+    return name.endswith("_id") and name not in NOT_REFERENCES
 
 
 def references(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -83,10 +175,12 @@ def references(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def _auth_for(op: dict[str, Any], t: TenantWorld) -> dict[str, Any]:
+def _auth_for(op: dict[str, Any], t: TenantWorld, path: str = "") -> dict[str, Any]:
     schemes = {name for req in op.get("security", []) for name in req}
     if any("basic" in s.lower() for s in schemes):
         return {"auth": t.basic()}
+    if path.startswith(CUSTOMER_ROUTES):
+        return {"headers": t.bearer("customer")}
     return {"headers": t.bearer("owner")}
 
 
@@ -109,7 +203,9 @@ def _call(
         # a sound file for every upload field: only the reference may be wrong
         files = {"file": ("probe.png", png_bytes(), "image/png")}
     with api.client() as c:
-        return c.request(method, url, params=query, json=body, files=files, **_auth_for(op, caller))
+        return c.request(
+            method, url, params=query, json=body, files=files, **_auth_for(op, caller, path)
+        )
 
 
 def _path_values(path: str, op: dict[str, Any], t: TenantWorld) -> dict[str, Any]:

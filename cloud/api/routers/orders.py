@@ -1,29 +1,48 @@
+"""Orders: list (keyset paged), read, create, change, cancel, history, dispatch, measurements.
+HTTP only: who may call what is ``cloud.permissions``; what they may see is
+``cloud.orders.scope``; the rules are ``cloud.orders.service``."""
+
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.api.deps import AppSettings, CurrentUser, DbSession, require_roles
-from cloud.api.params import IdPath, Limit, Offset
+from cloud.api.deps import AppSettings, DbSession, allowed
+from cloud.api.params import IdPath, Limit
 from cloud.db import utcnow
 from cloud.jobs import service as jobs
 from cloud.measurements.service import readings_between
-from cloud.orders import repository, service
+from cloud.orders import service
 from cloud.orders.lifecycle import OrderStatus
-from cloud.orders.models import Order
-from cloud.orders.schemas import OrderCreate, OrderPage, OrderRead
+from cloud.orders.models import Order, OrderSource, OrderType
+from cloud.orders.paging import MAX_CURSOR
+from cloud.orders.repository import OrderFilter
+from cloud.orders.schemas import (
+    CancelRequest,
+    DispatchRead,
+    DispatchRequest,
+    FilterDate,
+    HistoryEntry,
+    OrderCreate,
+    OrderMeasurements,
+    OrderPage,
+    OrderRead,
+    OrderUpdate,
+    ReadingRead,
+)
 from cloud.orders.scope import OrderScope
+from cloud.permissions import Action
+from cloud.settings import Settings
 from cloud.tenancy.service import Principal
+from cloud.types import DbId
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
-OFFICE = ("planner", "administrator", "owner")
+
+Reader = Annotated[Principal, Depends(allowed(Action.ORDER_READ))]
 
 
-def visible_order(session: DbSession, principal: CurrentUser, order_id: IdPath) -> Order:
+def visible_order(session: DbSession, principal: Reader, order_id: IdPath) -> Order:
     """The order of the path, if the caller may see it (``OrderScope``), else 404."""
     return service.get_order(
         session,
@@ -36,25 +55,56 @@ def visible_order(session: DbSession, principal: CurrentUser, order_id: IdPath) 
 VisibleOrder = Annotated[Order, Depends(visible_order)]
 
 
+def _dates(settings: Settings) -> service.DateBounds:
+    return service.DateBounds.around(
+        utcnow().date(),
+        min_year=settings.order_date_min_year,
+        max_years_ahead=settings.order_date_max_years_ahead,
+    )
+
+
 @router.get("", response_model=OrderPage)
 def list_orders(
     session: DbSession,
-    principal: CurrentUser,
+    principal: Reader,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    customer_id: Annotated[DbId | None, Query()] = None,
+    order_type: OrderType | None = None,
+    source: OrderSource | None = None,
+    date_from: Annotated[FilterDate | None, Query(description="requested date, from")] = None,
+    date_to: Annotated[FilterDate | None, Query(description="requested date, until")] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="in number, reference, customer name"),
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_CURSOR,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="the 'next' of the previous page",
+        ),
+    ] = None,
     limit: Limit = 50,
-    offset: Offset = 0,
 ) -> OrderPage:
-    """Office staff see the tenant's orders, customer users their customer's, drivers the
-    open jobs of the vehicle they drive."""
-    rows, total = repository.page(
+    """Newest first, keyset paged. Office staff see the tenant's orders, customer users
+    their customer's, drivers the open jobs of the vehicle they drive."""
+    return service.list_orders(
         session,
-        tenant_id=principal.tenant_id,
         scope=OrderScope.for_principal(principal),
-        status=status_,
+        filters=OrderFilter(
+            status=status_,
+            customer_id=customer_id,
+            order_type=order_type,
+            source=source,
+            date_from=date_from,
+            date_to=date_to,
+            q=q,
+        ),
+        after=after,
         limit=limit,
-        offset=offset,
     )
-    return OrderPage(items=service.to_read(session, rows), total=total, limit=limit, offset=offset)
 
 
 @router.get("/{order_id}", response_model=OrderRead)
@@ -67,36 +117,81 @@ def create_order(
     body: OrderCreate,
     session: DbSession,
     settings: AppSettings,
-    principal: Annotated[Principal, Depends(require_roles(*OFFICE))],
+    principal: Annotated[Principal, Depends(allowed(Action.ORDER_CREATE))],
 ) -> OrderRead:
-    """References (customer, site, vehicle) must be the tenant's, and a customer's site or
-    vehicle the order's customer's: otherwise 422 naming the field."""
+    """References must be the tenant's (and a customer's site or vehicle the order's
+    customer's), the afvalstroomnummer valid for customer, material and date: otherwise 422
+    naming the field."""
     order = service.create_order(
         session,
         tenant_id=principal.tenant_id,
         data=body,
-        source="manual",
+        source=OrderSource.MANUAL,
         by_user_id=principal.user_id,
-        dates=service.DateBounds.around(
-            utcnow().date(),
-            min_year=settings.order_date_min_year,
-            max_years_ahead=settings.order_date_max_years_ahead,
-        ),
+        dates=_dates(settings),
     )
     return service.to_read(session, [order])[0]
 
 
-class DispatchRequest(BaseModel):
-    sequence: int = Field(default=0, ge=0, le=10_000)
+@router.patch("/{order_id}", response_model=OrderRead)
+def update_order(
+    order_id: IdPath,
+    body: OrderUpdate,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Annotated[Principal, Depends(allowed(Action.ORDER_UPDATE))],
+) -> OrderRead:
+    """Change the fields sent. Open orders: planners, administrators, owners. Executed
+    orders: administrators and owners only, with a ``reason``. Cancelled and invoiced
+    orders: 409."""
+    order = service.update_order(
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        data=body,
+        roles=principal.roles,
+        by_user_id=principal.user_id,
+        dates=_dates(settings),
+    )
+    return service.to_read(session, [order])[0]
+
+
+@router.post("/{order_id}/cancel", response_model=OrderRead)
+def cancel_order(
+    order_id: IdPath,
+    body: CancelRequest,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(allowed(Action.ORDER_CANCEL))],
+) -> OrderRead:
+    """Cancel an order that is not executed yet, with the reason (409 otherwise)."""
+    order = service.cancel_order(
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        reason=body.reason,
+        by_user_id=principal.user_id,
+    )
+    return service.to_read(session, [order])[0]
+
+
+@router.get("/{order_id}/history", response_model=list[HistoryEntry])
+def order_history(
+    order_id: IdPath,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(allowed(Action.ORDER_AUDIT_READ))],
+) -> list[HistoryEntry]:
+    """Status changes and changed fields (who, when, old, new, why), oldest first."""
+    order = service.get_order(session, tenant_id=principal.tenant_id, order_id=order_id)
+    return service.history(session, order=order)
 
 
 @router.post("/{order_id}/dispatch", status_code=status.HTTP_202_ACCEPTED)
 def dispatch_order(
     order_id: IdPath,
     session: DbSession,
-    principal: Annotated[Principal, Depends(require_roles("planner", "owner"))],
+    principal: Annotated[Principal, Depends(allowed(Action.ORDER_DISPATCH))],
     body: DispatchRequest | None = None,
-) -> dict[str, object]:
+) -> DispatchRead:
     """Send the order to its vehicle's on-board computer (published after the commit)."""
     msg = jobs.dispatch_order(
         session,
@@ -105,37 +200,16 @@ def dispatch_order(
         by_user_id=principal.user_id,
         sequence=body.sequence if body else 0,
     )
-    return {
-        "device_id": msg.device_id,
-        "job_id": msg.job_id,
-        "revision": msg.job.revision if msg.job else None,
-    }
-
-
-class ReadingRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    time: datetime
-    channel: str
-    kind: str
-    value: Decimal | None
-    unit: str | None
-    stable: bool | None
-    mode: str | None
-    condition: str
-    tag_id: str | None
-
-
-class OrderMeasurements(BaseModel):
-    device_id: str | None
-    start: datetime | None
-    end: datetime | None
-    readings: list[ReadingRead]
+    return DispatchRead(
+        device_id=msg.device_id,
+        job_id=msg.job_id,
+        revision=msg.job.revision if msg.job else None,
+    )
 
 
 @router.get("/{order_id}/measurements", response_model=OrderMeasurements)
 def order_measurements(
-    order: VisibleOrder, session: DbSession, principal: CurrentUser
+    order: VisibleOrder, session: DbSession, principal: Reader
 ) -> OrderMeasurements:
     """The readings recorded while this order was executed, for review."""
     window = service.review_window(session, order=order)
