@@ -7,7 +7,7 @@ compares the two, so a schema and its column cannot drift apart."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field
@@ -59,3 +59,13 @@ BoundedDatetime = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
 converted to UTC (a time whose conversion overflows is outside too): for the date-times the API
 reads in query strings. Outside: 422, never an ``OverflowError``. (An order's dates and
 windows have their own, configurable range: ``cloud.orders.service.DateBounds``.)"""
+
+
+def _bounded_date(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"must lie in the years {MIN_YEAR} to {MAX_YEAR}")
+    return value
+
+
+BoundedDate = Annotated[date, AfterValidator(_bounded_date)]
+"""A calendar date in the years ``MIN_YEAR`` to ``MAX_YEAR``: validity dates, schedule dates."""

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from cloud.csvimport.errors import ImportRejected
 from cloud.csvimport.parsing import Table
 from cloud.csvimport.schemas import RowProblem
+from cloud.fleet.schemas import TEXT_LISTS
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def validate(session: Session, spec: EntitySpec, table: Table, *, tenant_id: int
             else:
                 data[ref.field] = target
         try:
-            model = spec.schema.model_validate(data)
+            model = spec.schema.model_validate(data, context={TEXT_LISTS: True})
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 row_problems.append(_problem(row.line, error, header_of_field))

@@ -16,10 +16,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
-from cloud.types import MAX_YEAR, MIN_YEAR, DbId, NoNul
+from cloud.types import BoundedDate, DbId, NoNul
 from protocols.normalize import plate_key
 
 VEHICLE_KINDS = ("truck", "customer_vehicle")
@@ -36,16 +37,15 @@ VehicleLicence = Literal["C1", "C1E", "C", "CE"]
 (E)."""
 
 
-def _split_list(value: Any) -> Any:
+TEXT_LISTS = "text_lists"
+"""Validation context key: a list may come as one text (a CSV cell), as the CSV import says
+with ``model_validate(data, context={TEXT_LISTS: True})``. The JSON API takes only lists."""
+
+
+def _split_list(value: Any, info: ValidationInfo) -> Any:
     """A list, or (from a CSV cell) a string separated by commas, semicolons or spaces."""
-    if isinstance(value, str):
+    if isinstance(value, str) and (info.context or {}).get(TEXT_LISTS):
         return [part for part in re.split(r"[,;\s]+", value) if part]
-    return value
-
-
-def _bounded_date(value: date) -> date:
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"must lie in the years {MIN_YEAR} to {MAX_YEAR}")
     return value
 
 
@@ -66,7 +66,6 @@ def _not_null(value: Any) -> Any:
     return value
 
 
-BoundedDate = Annotated[date, AfterValidator(_bounded_date)]
 Plate = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=20),

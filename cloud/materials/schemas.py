@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from cloud.types import MAX_YEAR, MIN_YEAR, DbId, NoNul
+from cloud.types import BoundedDate, DbId, NoNul
 
 EURAL_PATTERN = re.compile(r"^[0-9]{6}\*?$")
 
@@ -42,12 +42,6 @@ def waste_stream_number(value: str) -> str:
     return compact
 
 
-def _bounded_date(value: date) -> date:
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"must lie in the years {MIN_YEAR} to {MAX_YEAR}")
-    return value
-
-
 def _not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("may not be null (leave the field out to keep its value)")
@@ -57,7 +51,6 @@ def _not_null(value: Any) -> Any:
 # Eural codes and afvalstroomnummers are accepted as people write them (``17 09 04``,
 # ``12345 1234567``) and stored compact (7 and 12 characters): their input limits are longer
 # than their columns, the normalised value always fits.
-BoundedDate = Annotated[date, AfterValidator(_bounded_date)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), NoNul]
 Description = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul

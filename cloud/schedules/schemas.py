@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from cloud.orders.models import OrderType
-from cloud.types import DbId, NoNul
+from cloud.types import BoundedDate, DbId, NoNul
 
 Weekday = Annotated[int, Field(ge=1, le=7)]
 Weekdays = Annotated[
@@ -52,8 +52,8 @@ class ScheduleCreate(BaseModel):
     expected_quantity_kg: ExpectedKg | None = None
     weekdays: Weekdays
     every_n_weeks: EveryNWeeks = 1
-    start_date: date
-    until_date: date | None = None
+    start_date: BoundedDate
+    until_date: BoundedDate | None = None
     days_ahead: DaysAhead = 14
     reference: Reference | None = None
     notes: Notes | None = None
@@ -80,8 +80,8 @@ class ScheduleUpdate(BaseModel):
     expected_quantity_kg: ExpectedKg | None = None
     weekdays: Weekdays | None = None
     every_n_weeks: EveryNWeeks | None = None
-    start_date: date | None = None
-    until_date: date | None = None
+    start_date: BoundedDate | None = None
+    until_date: BoundedDate | None = None
     days_ahead: DaysAhead | None = None
     reference: Reference | None = None
     notes: Notes | None = None

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +26,22 @@ import pytest
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.articles.models import Article
+from cloud.containers.models import Container
 from cloud.customers.models import Site
 from cloud.customers.service import create_customer
 from cloud.db import make_engine, make_sessionmaker, transaction
 from cloud.devices.service import add_device
 from cloud.documents.models import Document
 from cloud.documents.storage import DocumentStore
+from cloud.fleet.models import Driver
 from cloud.fleet.service import create_vehicle
+from cloud.materials.models import Material, WasteStream
 from cloud.migrations import upgrade
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.schemas import OrderCreate
 from cloud.orders.service import change_status, create_order
+from cloud.schedules.models import Schedule
 from cloud.settings import Settings
 from cloud.tenancy.models import ROLES
 from cloud.tenancy.service import create_tenant, create_user, issue_token
@@ -59,6 +64,13 @@ class TenantWorld:
     vehicle_id: int
     order_id: int
     document_id: int
+    material_id: int
+    article_id: int
+    processor_site_id: int
+    waste_stream_id: int
+    container_id: int
+    driver_id: int
+    schedule_id: int
     weighbridge_id: str
     truck_id: str
     passwords: dict[str, str]
@@ -86,6 +98,13 @@ class TenantWorld:
             "user_id": self.user_ids["driver"],
             "driver_user_id": self.user_ids["driver"],
             "tenant_id": self.tenant_id,
+            "material_id": self.material_id,
+            "article_id": self.article_id,
+            "processor_site_id": self.processor_site_id,
+            "waste_stream_id": self.waste_stream_id,
+            "container_id": self.container_id,
+            "driver_id": self.driver_id,
+            "schedule_id": self.schedule_id,
         }[name]
 
 
@@ -199,6 +218,7 @@ def _tenant(session: Session, slug: str, store: DocumentStore) -> TenantWorld:
     )
     session.add(doc)
     session.flush()
+    md = _master_data(session, tenant.id, customer.id, customer_site.id, user_ids["driver"])
     return TenantWorld(
         slug=slug,
         tenant_id=tenant.id,
@@ -209,12 +229,77 @@ def _tenant(session: Session, slug: str, store: DocumentStore) -> TenantWorld:
         vehicle_id=truck.id,
         order_id=order.id,
         document_id=doc.id,
+        **md,
         weighbridge_id=weighbridge.id,
         truck_id=truck_dev.id,
         passwords={weighbridge.id: wb_pw, truck_dev.id: truck_pw},
         tokens=tokens,
         user_ids=user_ids,
     )
+
+
+def _master_data(
+    session: Session, tenant_id: int, customer_id: int, site_id: int, driver_user_id: int
+) -> dict[str, int]:
+    """One row of each kind of master data (written directly: the world must not depend on
+    the services under test)."""
+    article = Article(tenant_id=tenant_id, code="A1", name="Storten per ton", unit="TNE")
+    processor = Site(
+        tenant_id=tenant_id, name="Verwerker", kind="processor", processor_number="12345"
+    )
+    session.add_all([article, processor])
+    session.flush()
+    material = Material(
+        tenant_id=tenant_id,
+        code="BSA",
+        description="Bouw- en sloopafval",
+        eural_code="170904",
+        article_id=article.id,
+    )
+    session.add(material)
+    session.flush()
+    stream = WasteStream(
+        tenant_id=tenant_id,
+        number="123450000001",
+        customer_id=customer_id,
+        processor_site_id=processor.id,
+        material_id=material.id,
+        valid_from=date(2026, 1, 1),
+    )
+    container = Container(
+        tenant_id=tenant_id,
+        number="C-001",
+        container_type="afzetcontainer",
+        site_id=site_id,
+        location_kind="site",
+    )
+    driver = Driver(
+        tenant_id=tenant_id, user_id=driver_user_id, name="Driver", licence_categories=["C", "CE"]
+    )
+    session.add_all([stream, container, driver])
+    session.flush()
+    schedule = Schedule(
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        site_id=site_id,
+        order_type="container_exchange",
+        material_id=material.id,
+        weekdays=[1],
+        every_n_weeks=1,
+        start_date=date(2026, 1, 5),
+        paused=True,
+    )
+    session.add(schedule)
+    session.flush()
+    return {
+        "material_id": material.id,
+        "article_id": article.id,
+        "processor_site_id": processor.id,
+        "waste_stream_id": stream.id,
+        "container_id": container.id,
+        "driver_id": driver.id,
+        "schedule_id": schedule.id,
+    }
 
 
 def _production_env(url: str, data_dir: Path) -> dict[str, str]:
@@ -262,7 +347,7 @@ def security_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecurityA
         log_path = tmp / "api.log"
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "cloud.cli", "serve", "--port", str(port)],
+                [sys.executable, "-m", "cloud.entrypoints.cli", "serve", "--port", str(port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,

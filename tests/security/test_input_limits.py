@@ -11,9 +11,16 @@ import httpx
 import pytest
 from sqlalchemy import Column, String
 
+from cloud.articles.models import Article
+from cloud.audit.models import FieldChange
+from cloud.containers.models import Container
+from cloud.customers.models import Customer, Site
 from cloud.devices.models import Device
 from cloud.documents.models import Document
+from cloud.fleet.models import Driver, Vehicle
+from cloud.materials.models import Material
 from cloud.orders.models import Order
+from cloud.schedules.models import Schedule
 from cloud.tenancy.models import User
 from tests.security.conftest import SecurityApi, openapi_document
 from tests.security.test_foreign_keys import BASELINES, _deref, _json_body_schema, _operations
@@ -207,6 +214,13 @@ def test_every_input_is_bounded() -> None:
     assert unbounded == []
 
 
+# Column namespaces for the table below (``Customer_.name`` is ``customers.name``).
+Customer_, Site_, Vehicle_, Driver_ = (m.__table__.c for m in (Customer, Site, Vehicle, Driver))
+Container_, Material_, Article_ = (m.__table__.c for m in (Container, Material, Article))
+User_, Order_, Schedule_, FieldChange_ = (
+    m.__table__.c for m in (User, Order, Schedule, FieldChange)
+)
+
 # Where each string input is stored. A new string field must be added here: with its column,
 # or with None and the reason it is not stored as sent.
 STORED_IN: dict[str, Column[Any] | None] = {
@@ -231,6 +245,156 @@ STORED_IN: dict[str, Column[Any] | None] = {
     ),
     "put /api/v1/device/documents/{sha256} query.kind": Document.__table__.c.kind,
     "post /api/v1/orders/{order_id}/documents query.kind": Document.__table__.c.kind,
+    # issue 9
+    "patch /api/v1/orders/{order_id} body.order_type": Order_.order_type,
+    "patch /api/v1/orders/{order_id} body.material": Order_.material,
+    "patch /api/v1/orders/{order_id} body.requested_date": None,  # a date
+    "patch /api/v1/orders/{order_id} body.window_start": None,  # a timestamp
+    "patch /api/v1/orders/{order_id} body.window_end": None,  # a timestamp
+    "patch /api/v1/orders/{order_id} body.container_type": Order_.container_type,
+    "patch /api/v1/orders/{order_id} body.reference": Order_.reference,
+    "patch /api/v1/orders/{order_id} body.notes": Order_.notes,
+    "patch /api/v1/orders/{order_id} body.reason": FieldChange_.reason,
+    "post /api/v1/orders/{order_id}/cancel body.reason": Order_.cancel_reason,
+    "post /api/v1/customers body.number": Customer_.number,
+    "post /api/v1/customers body.name": Customer_.name,
+    "post /api/v1/customers body.country": Customer_.country,
+    "post /api/v1/customers body.street": Customer_.street,
+    "post /api/v1/customers body.postal_code": Customer_.postal_code,
+    "post /api/v1/customers body.city": Customer_.city,
+    "post /api/v1/customers body.vat_id": Customer_.vat_id,
+    "post /api/v1/customers body.kvk": Customer_.kvk,
+    "post /api/v1/customers body.email": Customer_.email,
+    "post /api/v1/customers body.invoice_email": Customer_.invoice_email,
+    "post /api/v1/customers body.phone": Customer_.phone,
+    "post /api/v1/customers body.invoice_grouping": Customer_.invoice_grouping,
+    "post /api/v1/customers body.einvoice_format": Customer_.einvoice_format,
+    "post /api/v1/customers body.peppol_id": Customer_.peppol_id,
+    "post /api/v1/customers body.notes": Customer_.notes,
+    "patch /api/v1/customers/{customer_id} body.reason": FieldChange_.reason,
+    "patch /api/v1/customers/{customer_id} body.name": Customer_.name,
+    "patch /api/v1/customers/{customer_id} body.street": Customer_.street,
+    "patch /api/v1/customers/{customer_id} body.postal_code": Customer_.postal_code,
+    "patch /api/v1/customers/{customer_id} body.city": Customer_.city,
+    "patch /api/v1/customers/{customer_id} body.country": Customer_.country,
+    "patch /api/v1/customers/{customer_id} body.vat_id": Customer_.vat_id,
+    "patch /api/v1/customers/{customer_id} body.kvk": Customer_.kvk,
+    "patch /api/v1/customers/{customer_id} body.email": Customer_.email,
+    "patch /api/v1/customers/{customer_id} body.invoice_email": Customer_.invoice_email,
+    "patch /api/v1/customers/{customer_id} body.phone": Customer_.phone,
+    "patch /api/v1/customers/{customer_id} body.invoice_grouping": Customer_.invoice_grouping,
+    "patch /api/v1/customers/{customer_id} body.einvoice_format": Customer_.einvoice_format,
+    "patch /api/v1/customers/{customer_id} body.peppol_id": Customer_.peppol_id,
+    "patch /api/v1/customers/{customer_id} body.notes": Customer_.notes,
+    "post /api/v1/sites body.name": Site_.name,
+    "post /api/v1/sites body.kind": Site_.kind,
+    "post /api/v1/sites body.country": Site_.country,
+    "post /api/v1/sites body.street": Site_.street,
+    "post /api/v1/sites body.postal_code": Site_.postal_code,
+    "post /api/v1/sites body.city": Site_.city,
+    "post /api/v1/sites body.access_notes": Site_.access_notes,
+    "post /api/v1/sites body.processor_number": Site_.processor_number,
+    "patch /api/v1/sites/{site_id} body.reason": FieldChange_.reason,
+    "patch /api/v1/sites/{site_id} body.name": Site_.name,
+    "patch /api/v1/sites/{site_id} body.kind": Site_.kind,
+    "patch /api/v1/sites/{site_id} body.street": Site_.street,
+    "patch /api/v1/sites/{site_id} body.postal_code": Site_.postal_code,
+    "patch /api/v1/sites/{site_id} body.city": Site_.city,
+    "patch /api/v1/sites/{site_id} body.country": Site_.country,
+    "patch /api/v1/sites/{site_id} body.access_notes": Site_.access_notes,
+    "patch /api/v1/sites/{site_id} body.processor_number": Site_.processor_number,
+    "post /api/v1/vehicles body.plate": Vehicle_.plate,
+    "post /api/v1/vehicles body.kind": Vehicle_.kind,
+    "post /api/v1/vehicles body.vehicle_type": Vehicle_.vehicle_type,
+    "post /api/v1/vehicles body.stored_tare_valid_until": None,  # a date
+    "post /api/v1/vehicles body.licence_category": Vehicle_.licence_category,
+    "post /api/v1/vehicles body.rfid_card": Vehicle_.rfid_card,
+    "patch /api/v1/vehicles/{vehicle_id} body.plate": Vehicle_.plate,
+    "patch /api/v1/vehicles/{vehicle_id} body.kind": Vehicle_.kind,
+    "patch /api/v1/vehicles/{vehicle_id} body.vehicle_type": Vehicle_.vehicle_type,
+    "patch /api/v1/vehicles/{vehicle_id} body.stored_tare_valid_until": None,  # a date
+    "patch /api/v1/vehicles/{vehicle_id} body.licence_category": Vehicle_.licence_category,
+    "patch /api/v1/vehicles/{vehicle_id} body.rfid_card": Vehicle_.rfid_card,
+    "post /api/v1/drivers body.name": Driver_.name,
+    "post /api/v1/drivers body.phone": Driver_.phone,
+    "post /api/v1/drivers body.licence_valid_until": None,  # a date
+    "post /api/v1/drivers body.adr_valid_until": None,  # a date
+    "patch /api/v1/drivers/{driver_id} body.name": Driver_.name,
+    "patch /api/v1/drivers/{driver_id} body.phone": Driver_.phone,
+    "patch /api/v1/drivers/{driver_id} body.licence_valid_until": None,  # a date
+    "patch /api/v1/drivers/{driver_id} body.adr_valid_until": None,  # a date
+    "post /api/v1/containers body.number": Container_.number,
+    "post /api/v1/containers body.container_type": Container_.container_type,
+    "post /api/v1/containers body.rfid_tag": Container_.rfid_tag,
+    "post /api/v1/containers body.location_kind": Container_.location_kind,
+    "post /api/v1/containers body.located_since": None,  # a timestamp
+    "patch /api/v1/containers/{container_id} body.number": Container_.number,
+    "patch /api/v1/containers/{container_id} body.container_type": Container_.container_type,
+    "patch /api/v1/containers/{container_id} body.rfid_tag": Container_.rfid_tag,
+    "patch /api/v1/containers/{container_id} body.location_kind": Container_.location_kind,
+    "patch /api/v1/containers/{container_id} body.located_since": None,  # a timestamp
+    "post /api/v1/materials body.code": Material_.code,
+    "post /api/v1/materials body.description": Material_.description,
+    # normalised: digits and '*' only, at most 7 stored
+    "post /api/v1/materials body.eural_code": None,
+    "patch /api/v1/materials/{material_id} body.code": Material_.code,
+    "patch /api/v1/materials/{material_id} body.description": Material_.description,
+    # normalised: digits and '*' only, at most 7 stored
+    "patch /api/v1/materials/{material_id} body.eural_code": None,
+    "post /api/v1/waste-streams body.number": None,  # normalised: 12 characters stored
+    "post /api/v1/waste-streams body.valid_from": None,  # a date
+    "post /api/v1/waste-streams body.valid_until": None,  # a date
+    # normalised: 12 characters stored
+    "patch /api/v1/waste-streams/{waste_stream_id} body.number": None,
+    "patch /api/v1/waste-streams/{waste_stream_id} body.valid_from": None,  # a date
+    "patch /api/v1/waste-streams/{waste_stream_id} body.valid_until": None,  # a date
+    "post /api/v1/articles body.code": Article_.code,
+    "post /api/v1/articles body.name": Article_.name,
+    "post /api/v1/articles body.unit": Article_.unit,
+    "post /api/v1/articles body.vat_category": Article_.vat_category,
+    "post /api/v1/articles body.ledger_code": Article_.ledger_code,
+    "patch /api/v1/articles/{article_id} body.code": Article_.code,
+    "patch /api/v1/articles/{article_id} body.name": Article_.name,
+    "patch /api/v1/articles/{article_id} body.unit": Article_.unit,
+    "patch /api/v1/articles/{article_id} body.vat_category": Article_.vat_category,
+    "patch /api/v1/articles/{article_id} body.ledger_code": Article_.ledger_code,
+    "post /api/v1/users body.email": User_.email,
+    "post /api/v1/users body.name": User_.name,
+    "post /api/v1/users body.locale": User_.locale,
+    "post /api/v1/users body.password": None,  # only its scrypt hash is stored
+    "patch /api/v1/users/{user_id} body.name": User_.name,
+    "patch /api/v1/users/{user_id} body.locale": User_.locale,
+    # 'webshop:' + 64 <= 80
+    "post /api/v1/intake/webshop/{tenant_slug} body.shop_order_id": Order_.source_ref,
+    "post /api/v1/intake/webshop/{tenant_slug} body.order_type": Order_.order_type,
+    "post /api/v1/intake/webshop/{tenant_slug} body.container_type": Order_.container_type,
+    # looked up in Material.code
+    "post /api/v1/intake/webshop/{tenant_slug} body.material_code": None,
+    "post /api/v1/intake/webshop/{tenant_slug} body.requested_date": None,  # a date
+    "post /api/v1/intake/webshop/{tenant_slug} body.reference": Order_.reference,
+    "post /api/v1/intake/webshop/{tenant_slug} body.notes": Order_.notes,
+    "post /api/v1/schedules body.order_type": Schedule_.order_type,
+    "post /api/v1/schedules body.container_type": Schedule_.container_type,
+    "post /api/v1/schedules body.start_date": None,  # a date
+    "post /api/v1/schedules body.until_date": None,  # a date
+    "post /api/v1/schedules body.reference": Schedule_.reference,
+    "post /api/v1/schedules body.notes": Schedule_.notes,
+    "patch /api/v1/schedules/{schedule_id} body.order_type": Schedule_.order_type,
+    "patch /api/v1/schedules/{schedule_id} body.container_type": Schedule_.container_type,
+    "patch /api/v1/schedules/{schedule_id} body.start_date": None,  # a date
+    "patch /api/v1/schedules/{schedule_id} body.until_date": None,  # a date
+    "patch /api/v1/schedules/{schedule_id} body.reference": Schedule_.reference,
+    "patch /api/v1/schedules/{schedule_id} body.notes": Schedule_.notes,
+    "post /api/v1/portal/orders body.order_type": Order_.order_type,
+    "post /api/v1/portal/orders body.requested_date": None,  # a date
+    "post /api/v1/portal/orders body.window_start": None,  # a timestamp
+    "post /api/v1/portal/orders body.window_end": None,  # a timestamp
+    "post /api/v1/portal/orders body.container_type": Order_.container_type,
+    "post /api/v1/portal/orders body.material": Order_.material,
+    "post /api/v1/portal/orders body.reference": Order_.reference,
+    "post /api/v1/portal/orders body.notes": Order_.notes,
+    # 'portal:<customer>:' + 60 <= 80
+    "post /api/v1/portal/orders body.request_id": Order_.source_ref,
 }
 NOT_STORED_PARAMS = {"path", "header", "cookie"}
 """Path parameters name rows (checked by the route); query strings of reads filter rows."""

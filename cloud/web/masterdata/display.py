@@ -3,6 +3,7 @@ language, and a posted form as the domain schema takes it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -168,6 +169,8 @@ def _value(spec: Field, text: str) -> Any:
         return None
     if spec.kind == "decimal":
         return decimal_input(text)
+    if spec.kind == "list":  # typed as "a, b" or "a b"
+        return [part for part in re.split(r"[,;\s]+", text) if part]
     return text
 
 
