@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -101,17 +100,3 @@ class ArticlePage(BaseModel):
     items: list[ArticleRead]
     next_after: int | None
     """Pass as ``after`` for the next page; ``None``: this was the last page."""
-
-
-class ChangeRead(BaseModel):
-    """One audited field change (``cloud.audit``)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    field: str
-    old_value: str | None
-    new_value: str | None
-    at: datetime
-    by_user_id: int | None
-    by_device_id: str | None
-    reason: str | None

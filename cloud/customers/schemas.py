@@ -385,18 +385,3 @@ class SitePage(BaseModel):
 # -- lists and history --------------------------------------------------------------------------
 
 SortKey = Literal["id", "name"]
-
-
-class FieldChangeRead(BaseModel):
-    """One audited change (``cloud.audit``), as the history endpoints show it."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    field: str
-    old_value: str | None
-    new_value: str | None
-    at: datetime
-    by_user_id: int | None
-    by_device_id: str | None
-    reason: str | None

@@ -163,7 +163,9 @@ def demo(
     smoke: Annotated[
         bool, typer.Option(help="headless: exit 0 once a weighing made an order")
     ] = False,
-    out: Annotated[Path, typer.Option(help="where --smoke writes orders.json and intake.json")] = Path("var/smoke"),
+    out: Annotated[
+        Path, typer.Option(help="where --smoke writes orders.json and intake.json")
+    ] = Path("var/smoke"),
     port: Annotated[int, typer.Option(help="dashboard port (a free one if taken or 0)")] = 8000,
     data_dir: Annotated[Path | None, typer.Option(help="demo data (reset at start)")] = None,
     speed: Annotated[float | None, typer.Option(help="simulator time factor")] = None,

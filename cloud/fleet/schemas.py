@@ -5,7 +5,7 @@ through the same model as a JSON body."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -255,17 +255,3 @@ class DriverPage(BaseModel):
 
 
 # --- history -----------------------------------------------------------------------------
-
-
-class ChangeRead(BaseModel):
-    """One audited field change (``cloud.audit``)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    field: str
-    old_value: str | None
-    new_value: str | None
-    at: datetime
-    by_user_id: int | None
-    by_device_id: str | None
-    reason: str | None

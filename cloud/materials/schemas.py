@@ -4,7 +4,7 @@ definition. Create schemas accept plain strings too (lax mode)."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import (
@@ -178,17 +178,3 @@ class WasteStreamRead(BaseModel):
 class WasteStreamPage(BaseModel):
     items: list[WasteStreamRead]
     next_after: int | None
-
-
-class ChangeRead(BaseModel):
-    """One audited field change (``cloud.audit``)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    field: str
-    old_value: str | None
-    new_value: str | None
-    at: datetime
-    by_user_id: int | None
-    by_device_id: str | None
-    reason: str | None

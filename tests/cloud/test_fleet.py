@@ -18,7 +18,7 @@ from cloud.db import transaction
 from cloud.devices.service import create_device
 from cloud.fleet.errors import VehicleExists
 from cloud.fleet.models import Vehicle
-from cloud.fleet.schemas import DriverCreate, VehicleCreate
+from cloud.fleet.schemas import TEXT_LISTS, DriverCreate, VehicleCreate
 from cloud.fleet.service import create_driver, create_vehicle, find_vehicle
 from cloud.tenancy.models import User
 from tests.cloud.masterdata_support import Office, client, count, offices  # noqa: F401
@@ -226,8 +226,11 @@ def test_keyword_create_vehicle_keeps_its_callers(factory: sessionmaker[Session]
             create_vehicle(s, tenant_id=tenant.id, plate="--")
         assert find_vehicle(s, tenant_id=tenant.id, rfid_card=None, plate="tr001k") is own
         data = VehicleCreate.model_validate(
-            {"plate": "ab-12", "allowed_container_types": "afzet, rol", "max_load_kg": "1000"}
+            {"plate": "ab-12", "allowed_container_types": "afzet, rol", "max_load_kg": "1000"},
+            context={TEXT_LISTS: True},  # as the CSV import reads a cell
         )
+        with pytest.raises(ValidationError):  # the JSON API takes lists only
+            VehicleCreate.model_validate({"plate": "ab-13", "allowed_container_types": "afzet"})
         from_csv = create_vehicle(s, tenant_id=tenant.id, data=data, by_user_id=None)
         assert from_csv.allowed_container_types == ["afzet", "rol"]
         rows = s.scalars(
@@ -306,7 +309,8 @@ def test_drivers(
                 "name": "Klaas",
                 "licence_categories": "C CE",
                 "adr": "false",
-            }
+            },
+            context={TEXT_LISTS: True},
         )
         created = create_driver(s, tenant_id=acme.tenant_id, data=data, by_user_id=None)
         assert created.licence_categories == ["C", "CE"] and created.adr is False

@@ -17,8 +17,8 @@ from cloud.articles.schemas import (
     ArticlePage,
     ArticleRead,
     ArticleUpdate,
-    ChangeRead,
 )
+from cloud.audit.schemas import FieldChangeRead
 from cloud.permissions import Action
 from cloud.tenancy.service import Principal
 from cloud.types import MAX_ID, NoNul
@@ -82,7 +82,9 @@ def update_article(
     return ArticleRead.model_validate(article)
 
 
-@router.get("/{article_id}/history", response_model=list[ChangeRead])
-def article_history(article_id: IdPath, session: DbSession, principal: Reader) -> list[ChangeRead]:
+@router.get("/{article_id}/history", response_model=list[FieldChangeRead])
+def article_history(
+    article_id: IdPath, session: DbSession, principal: Reader
+) -> list[FieldChangeRead]:
     rows = service.article_history(session, tenant_id=principal.tenant_id, article_id=article_id)
-    return [ChangeRead.model_validate(r) for r in rows]
+    return [FieldChangeRead.model_validate(r) for r in rows]

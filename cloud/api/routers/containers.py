@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query, status
 
 from cloud.api.deps import DbSession, allowed
 from cloud.api.params import IdPath, Limit
+from cloud.audit.schemas import FieldChangeRead
 from cloud.containers import service
 from cloud.containers.schemas import (
-    ChangeRead,
     ContainerCreate,
     ContainerPage,
     ContainerRead,
@@ -103,12 +103,12 @@ def update_container(
     return ContainerRead.model_validate(container)
 
 
-@router.get("/{container_id}/history", response_model=list[ChangeRead])
+@router.get("/{container_id}/history", response_model=list[FieldChangeRead])
 def container_history(
     container_id: IdPath, session: DbSession, principal: Reader
-) -> list[ChangeRead]:
+) -> list[FieldChangeRead]:
     """Every audited change, oldest first, including the moves made by orders."""
     rows = service.container_history(
         session, tenant_id=principal.tenant_id, container_id=container_id
     )
-    return [ChangeRead.model_validate(r) for r in rows]
+    return [FieldChangeRead.model_validate(r) for r in rows]

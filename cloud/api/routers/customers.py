@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from cloud.api.deps import DbSession, allowed
 from cloud.api.params import IdPath, Limit
+from cloud.audit.schemas import FieldChangeRead
 from cloud.customers import service
 from cloud.customers.models import SiteKind
 from cloud.customers.schemas import (
@@ -18,7 +19,6 @@ from cloud.customers.schemas import (
     CustomerPage,
     CustomerRead,
     CustomerUpdate,
-    FieldChangeRead,
     SiteCreate,
     SitePage,
     SiteRead,

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Query, status
 
 from cloud.api.deps import DbSession, allowed
 from cloud.api.params import IdPath, Limit
+from cloud.audit.schemas import FieldChangeRead
 from cloud.fleet import service
 from cloud.fleet.schemas import (
-    ChangeRead,
     DriverCreate,
     DriverPage,
     DriverRead,
@@ -101,11 +101,13 @@ def update_vehicle(
     return service.vehicles_read(session, tenant_id=principal.tenant_id, vehicles=[vehicle])[0]
 
 
-@router.get("/vehicles/{vehicle_id}/history", response_model=list[ChangeRead])
-def vehicle_history(vehicle_id: IdPath, session: DbSession, principal: Reader) -> list[ChangeRead]:
+@router.get("/vehicles/{vehicle_id}/history", response_model=list[FieldChangeRead])
+def vehicle_history(
+    vehicle_id: IdPath, session: DbSession, principal: Reader
+) -> list[FieldChangeRead]:
     """Every audited change, oldest first: who, when, field, old and new value, why."""
     rows = service.vehicle_history(session, tenant_id=principal.tenant_id, vehicle_id=vehicle_id)
-    return [ChangeRead.model_validate(r) for r in rows]
+    return [FieldChangeRead.model_validate(r) for r in rows]
 
 
 # -- drivers ------------------------------------------------------------------------------
@@ -159,7 +161,9 @@ def update_driver(
     return DriverRead.model_validate(driver)
 
 
-@router.get("/drivers/{driver_id}/history", response_model=list[ChangeRead])
-def driver_history(driver_id: IdPath, session: DbSession, principal: Reader) -> list[ChangeRead]:
+@router.get("/drivers/{driver_id}/history", response_model=list[FieldChangeRead])
+def driver_history(
+    driver_id: IdPath, session: DbSession, principal: Reader
+) -> list[FieldChangeRead]:
     rows = service.driver_history(session, tenant_id=principal.tenant_id, driver_id=driver_id)
-    return [ChangeRead.model_validate(r) for r in rows]
+    return [FieldChangeRead.model_validate(r) for r in rows]

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query, status
 
 from cloud.api.deps import DbSession, allowed
 from cloud.api.params import IdPath, Limit
+from cloud.audit.schemas import FieldChangeRead
 from cloud.materials import service
 from cloud.materials.schemas import (
-    ChangeRead,
     MaterialCreate,
     MaterialPage,
     MaterialRead,
@@ -99,12 +99,12 @@ def update_material(
     return MaterialRead.model_validate(material)
 
 
-@router.get("/materials/{material_id}/history", response_model=list[ChangeRead])
+@router.get("/materials/{material_id}/history", response_model=list[FieldChangeRead])
 def material_history(
     material_id: IdPath, session: DbSession, principal: Reader
-) -> list[ChangeRead]:
+) -> list[FieldChangeRead]:
     rows = service.material_history(session, tenant_id=principal.tenant_id, material_id=material_id)
-    return [ChangeRead.model_validate(r) for r in rows]
+    return [FieldChangeRead.model_validate(r) for r in rows]
 
 
 # -- waste streams ------------------------------------------------------------------------
@@ -177,11 +177,11 @@ def update_waste_stream(
     return WasteStreamRead.model_validate(stream)
 
 
-@router.get("/waste-streams/{waste_stream_id}/history", response_model=list[ChangeRead])
+@router.get("/waste-streams/{waste_stream_id}/history", response_model=list[FieldChangeRead])
 def waste_stream_history(
     waste_stream_id: IdPath, session: DbSession, principal: Reader
-) -> list[ChangeRead]:
+) -> list[FieldChangeRead]:
     rows = service.waste_stream_history(
         session, tenant_id=principal.tenant_id, waste_stream_id=waste_stream_id
     )
-    return [ChangeRead.model_validate(r) for r in rows]
+    return [FieldChangeRead.model_validate(r) for r in rows]
