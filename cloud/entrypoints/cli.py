@@ -68,11 +68,17 @@ def serve(
 
     settings = get_settings()
     setup_logging()
-    listen = {"host": host or settings.api_host, "port": port or settings.api_port}
+    listen_host, listen_port = host or settings.api_host, port or settings.api_port
     if workers == 1:
-        uvicorn.run(create_app(settings), **listen)
+        uvicorn.run(create_app(settings), host=listen_host, port=listen_port)
     else:  # each worker process builds its own app (and database pool) from the environment
-        uvicorn.run("cloud.entrypoints.app:create_app", factory=True, workers=workers, **listen)
+        uvicorn.run(
+            "cloud.entrypoints.app:create_app",
+            factory=True,
+            workers=workers,
+            host=listen_host,
+            port=listen_port,
+        )
 
 
 @app.command()
