@@ -154,7 +154,7 @@ def user_add(
         summary = _describe(new.user.email, sorted(new.user.role_names), tenant, customer)
     assert new.password is not None
     typer.echo(f"user added: {summary}")
-    typer.echo("password (shown once, change it after the first login):")
+    typer.echo("password (shown once: hand it over safely; the user can change it under /account):")
     typer.echo(new.password)
 
 
@@ -192,7 +192,7 @@ def user_reset_password(tenant: Tenant, email: Email) -> None:
         password = service.reset_password(s, tenant_id=tenant_row.id, user_id=user.id)
         address = user.email
     typer.echo(f"password reset: {address} in tenant {tenant}; its logins have ended")
-    typer.echo("password (shown once, change it after the first login):")
+    typer.echo("password (shown once: hand it over safely; the user can change it under /account):")
     typer.echo(password)
 
 

@@ -58,3 +58,7 @@ class UnknownCustomerNumber(Unprocessable):
 class LastOwner(Conflict):
     """The change would leave the tenant without an active owner, and so without anyone
     who can manage users."""
+
+
+class WrongPassword(Unprocessable):
+    """The current password given to change it is not the user's."""

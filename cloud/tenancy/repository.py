@@ -83,9 +83,11 @@ def customer_numbers(session: Session, *, tenant_id: int, ids: set[int]) -> dict
     return {id_: number for id_, number in rows.tuples()}
 
 
-def revoke_tokens(session: Session, *, user_id: int, now: datetime) -> None:
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+def revoke_tokens(
+    session: Session, *, user_id: int, now: datetime, keep_token_id: int | None = None
+) -> None:
+    """Revoke every live token of the user (but ``keep_token_id``, the caller's own)."""
+    query = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if keep_token_id is not None:
+        query = query.where(ApiToken.id != keep_token_id)
+    session.execute(query.values(revoked_at=now))

@@ -39,6 +39,7 @@ from cloud.tenancy.errors import (
     UnknownCustomerNumber,
     UnknownRole,
     UserNotFound,
+    WrongPassword,
 )
 from cloud.tenancy.models import ApiToken, LoginAttempt, Tenant, User, UserRole
 from cloud.tenancy.schemas import UserUpdate
@@ -282,6 +283,38 @@ def reset_password(
     session.flush()
     log.info("tenancy.password_reset", tenant_id=tenant_id, user_id=user.id, by_user_id=by_user_id)
     return password
+
+
+def change_own_password(
+    session: Session,
+    *,
+    tenant_id: int,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    keep_token_id: int | None = None,
+) -> None:
+    """The user sets a new password, proving the current one. Every other session of the
+    user ends (its tokens are revoked); the one making the change (``keep_token_id``) stays."""
+    user = get_user(session, tenant_id=tenant_id, user_id=user_id)
+    if not verify_password(current_password, user.password_hash):
+        raise WrongPassword("the current password is not right")
+    if current_password == new_password:
+        raise WrongPassword("the new password must differ from the current one")
+    user.password_hash = hash_password(new_password)
+    repository.revoke_tokens(session, user_id=user.id, now=utcnow(), keep_token_id=keep_token_id)
+    session.add(
+        FieldChange(
+            tenant_id=tenant_id,
+            entity=ENTITY,
+            entity_id=user.id,
+            field="password",
+            by_user_id=user.id,
+            reason="changed by the user",
+        )
+    )
+    session.flush()
+    log.info("tenancy.password_changed", tenant_id=tenant_id, user_id=user.id)
 
 
 def _check_roles(roles: Iterable[str]) -> list[str]:

@@ -9,12 +9,15 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from cloud.db import transaction
 from cloud.errors import TooManyRequests
 from cloud.http.deps import AppSettings, DbSession
 from cloud.permissions import Action
 from cloud.tenancy import service as tenancy
+from cloud.tenancy.errors import WrongPassword
+from cloud.tenancy.schemas import PasswordChange
 from cloud.web.routing import make_router
 from cloud.web.session import (
     SESSION_COOKIE,
@@ -113,3 +116,51 @@ def logout(request: Request, session: DbSession, user: CurrentWebUser) -> Respon
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, httponly=True, secure=True, samesite="lax")
     return flash(response, "logged_out")
+
+
+@router.get("/account")
+def account(request: Request, user: CurrentWebUser) -> Response:
+    return render(request, "account.html", email=user.principal.email, error=None)
+
+
+PASSWORD_ERRORS = {
+    "the current password is not right": "account.error.wrong",
+    "the new password must differ from the current one": "account.error.same",
+}
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: DbSession,
+    user: CurrentWebUser,
+    current_password: Annotated[str, Form(max_length=200)] = "",
+    new_password: Annotated[str, Form(max_length=200)] = "",
+    repeat_password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Your own password: the current one proves it is you; your other sessions end."""
+    error = None
+    if new_password != repeat_password:
+        error = "account.error.mismatch"
+    else:
+        try:
+            data = PasswordChange(current_password=current_password, new_password=new_password)
+        except ValidationError:
+            error = "account.error.short" if current_password else "account.error.wrong"
+        else:
+            try:
+                tenancy.change_own_password(
+                    session,
+                    tenant_id=user.principal.tenant_id,
+                    user_id=user.principal.user_id,
+                    current_password=data.current_password,
+                    new_password=data.new_password,
+                    keep_token_id=user.principal.token_id,
+                )
+            except WrongPassword as exc:
+                error = PASSWORD_ERRORS.get(exc.detail, "account.error.wrong")
+    if error is not None:
+        return render(
+            request, "account.html", status_code=422, email=user.principal.email, error=error
+        )
+    return flash(RedirectResponse("/account", status_code=303), "password_changed")

@@ -44,6 +44,8 @@ PAGES: list[Page] = [
     Page("GET", "/login", None, login=False),
     Page("POST", "/login", None, login=False),
     Page("POST", "/logout", None),
+    Page("GET", "/account", None, note="your own account: change your password"),
+    Page("POST", "/account/password", None),
     # office: orders
     Page("GET", "/orders", Action.ORDER_READ, note="scoped: customers and drivers see theirs"),
     Page("GET", "/orders/new", Action.ORDER_CREATE),

@@ -46,6 +46,10 @@ BASELINES: dict[tuple[str, str], Baseline] = {
         "waste_stream_id": t.waste_stream_id,
     },
     ("post", "/api/v1/orders/{order_id}/cancel"): lambda t: {"reason": "probe"},
+    ("post", "/api/v1/me/password"): lambda t: {
+        "current_password": "x",
+        "new_password": "probe-password-1",
+    },
     ("post", "/api/v1/customers"): lambda t: {"name": "FK probe"},
     ("patch", "/api/v1/customers/{customer_id}"): lambda t: {"name": "FK probe"},
     ("post", "/api/v1/sites"): lambda t: {

@@ -246,6 +246,8 @@ STORED_IN: dict[str, Column[Any] | None] = {
     "put /api/v1/device/documents/{sha256} query.kind": Document.__table__.c.kind,
     "post /api/v1/orders/{order_id}/documents query.kind": Document.__table__.c.kind,
     # issue 9
+    "post /api/v1/me/password body.current_password": None,  # compared with the hash only
+    "post /api/v1/me/password body.new_password": None,  # only its scrypt hash is stored
     "patch /api/v1/orders/{order_id} body.order_type": Order_.order_type,
     "patch /api/v1/orders/{order_id} body.material": Order_.material,
     "patch /api/v1/orders/{order_id} body.requested_date": None,  # a date

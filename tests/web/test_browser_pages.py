@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from cloud.db import transaction
+from cloud.tenancy.service import create_user
 from tests.web.conftest import PASSWORD, TICKET_PDF, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -224,3 +226,52 @@ def test_customer_requests_an_order_and_cannot_open_another_customers(
     assert v.go("/portal/orders/999999").status == 404
     # and no office screens
     assert v.go("/orders/new").status == 403
+
+
+def test_a_user_changes_its_own_password(visit: Any, server: Server) -> None:
+    """Everyone can change their own password under /account (name in the header); the
+    current one is asked, other sessions end, this one stays."""
+    with transaction(server.factory) as s:
+        create_user(
+            s,
+            tenant_id=server.shop.tenant_id,
+            email="wachtwoord@acme.example",
+            name="Wim Wachtwoord",
+            password=PASSWORD,
+            roles=["planner"],
+        )
+    other = httpx.post(
+        f"{server.url}/api/v1/auth/token",
+        json={"email": "wachtwoord@acme.example", "password": PASSWORD},
+    ).json()["access_token"]
+    v = visit()
+    v.go("/login")
+    v.page.fill("input[name=email]", "wachtwoord@acme.example")
+    v.page.fill("input[name=password]", PASSWORD)
+    v.page.click("form#login button[type=submit]")
+    v.page.wait_for_selector("table#orders")
+    v.page.click("#who")
+    v.page.wait_for_selector("form#password-form")
+    v.page.fill("input[name=current_password]", "not-my-password")
+    v.page.fill("input[name=new_password]", "een-nieuw-wachtwoord")
+    v.page.fill("input[name=repeat_password]", "een-nieuw-wachtwoord")
+    v.page.click("form#password-form button[type=submit]")
+    v.page.wait_for_selector("#password-error")
+    assert "klopt niet" in v.page.inner_text("#password-error")
+    v.shot("account-error")
+    v.page.fill("input[name=current_password]", PASSWORD)
+    v.page.fill("input[name=new_password]", "een-nieuw-wachtwoord")
+    v.page.fill("input[name=repeat_password]", "een-nieuw-wachtwoord")
+    v.page.click("form#password-form button[type=submit]")
+    v.page.wait_for_selector("p.flash")
+    assert "gewijzigd" in v.page.inner_text("p.flash")
+    v.shot("account")
+    me = f"{server.url}/api/v1/me"
+    assert httpx.get(me, headers={"Authorization": f"Bearer {other}"}).status_code == 401
+    v.go("/orders")  # this session stays
+    assert v.page.locator("table#orders").count() == 1
+    login = f"{server.url}/api/v1/auth/token"
+    new = {"email": "wachtwoord@acme.example", "password": "een-nieuw-wachtwoord"}
+    assert httpx.post(login, json=new).status_code == 200
+    old = {"email": "wachtwoord@acme.example", "password": PASSWORD}
+    assert httpx.post(login, json=old).status_code == 401

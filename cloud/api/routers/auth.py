@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from cloud.api.deps import AppSettings, CurrentUser, DbSession
 from cloud.db import transaction
 from cloud.tenancy import service
-from cloud.tenancy.schemas import LoginRequest, Me, TokenResponse
+from cloud.tenancy.schemas import LoginRequest, Me, PasswordChange, TokenResponse
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -67,6 +67,21 @@ def logout(principal: CurrentUser, session: DbSession) -> Response:
     now on, on every API process."""
     if principal.token_id is not None:
         service.revoke_token(session, token_id=principal.token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def change_password(body: PasswordChange, principal: CurrentUser, session: DbSession) -> Response:
+    """Change your own password (the current one is asked). Your other sessions end; the
+    token of this request keeps working."""
+    service.change_own_password(
+        session,
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_token_id=principal.token_id,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
