@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     order_date_min_year: int = 2000
     order_date_max_years_ahead: int = Field(default=5, ge=1)
 
+    # -- intake and the web pages (issue 9) -----------------------------------------------------
+    max_form_body_bytes: int = Field(default=6 * 1_048_576, ge=1024)
+    """Largest form or multipart body (web forms, CSV uploads of at most 5 MB) and largest
+    webhook body; more is refused with 413 before it is read."""
+    web_cookie_secure: bool = True
+    """Mark the login and CSRF cookies ``Secure`` (sent over HTTPS only; browsers also keep
+    them on http://localhost). Turn off only on a closed network served over plain HTTP."""
+
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:
         if self.environment == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
