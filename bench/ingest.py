@@ -429,7 +429,14 @@ def main() -> None:
             )
             return
         ingest = subprocess.Popen(
-            [sys.executable, "-m", "cloud.entrypoints.cli", "ingest", "--workers", str(args.workers)],
+            [
+                sys.executable,
+                "-m",
+                "cloud.entrypoints.cli",
+                "ingest",
+                "--workers",
+                str(args.workers),
+            ],
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,

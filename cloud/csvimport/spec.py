@@ -127,6 +127,14 @@ def _base_type(annotation: Any) -> Any:
     return origin or annotation
 
 
+_DOT_GROUPED = re.compile(r"-?\d{1,3}(\.\d{3})+")
+"""``26.000``: 26 thousand as Dutch Excel writes it, or 26 with three decimals? Never guessed."""
+
+
+class AmbiguousCell(ValueError):
+    pass
+
+
 def _cell(kind: Any, text: str) -> Any:
     """A cell as the schema takes it: booleans in Dutch too, decimals with a comma, dates as
     Dutch Excel writes them (31-12-2026), lists separated by ``|`` (or ``,``/``;``)."""
@@ -140,6 +148,11 @@ def _cell(kind: Any, text: str) -> Any:
     if kind is Decimal:
         # 52,37 and 1.234,5 as Dutch Excel writes them; anything else (1,234.5) is left for
         # the schema to refuse, never guessed
+        if _DOT_GROUPED.fullmatch(text):
+            raise AmbiguousCell(
+                f"{text!r} is ambiguous: write {text.replace('.', '')} or {text},0 "
+                "(Dutch: thousands) or use a comma for decimals"
+            )
         if "," in text and text.rfind(",") > text.rfind("."):
             text = text.replace(".", "").replace(",", ".")
         return text
@@ -231,7 +244,10 @@ def validate(session: Session, spec: EntitySpec, table: Table, *, tenant_id: int
                 continue
             ref = by_column.get(column)
             if ref is None:
-                data[column] = _cell(kinds[column], text)
+                try:
+                    data[column] = _cell(kinds[column], text)
+                except AmbiguousCell as exc:
+                    row_problems.append(RowProblem(line=row.line, column=written, reason=str(exc)))
                 continue
             target = targets[column].get(ref.key(text))
             if target is None:

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.customers.models import Customer, Site
@@ -227,8 +229,13 @@ def insert_rows(
     copy_sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for i, row in enumerate(full):
-            values = [row[k] for k in keys]
-            copy.write_row([new_ids[i], *values] if ids else values)
+    try:
+        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for i, row in enumerate(full):
+                values = [row[k] for k in keys]
+                copy.write_row([new_ids[i], *values] if ids else values)
+    except psycopg.errors.IntegrityError as exc:
+        # COPY runs on the driver's cursor, below SQLAlchemy: give callers the same error an
+        # INSERT would raise (a concurrent writer took a key after the file was checked).
+        raise IntegrityError(copy_sql, None, exc) from exc
     return new_ids

@@ -356,6 +356,14 @@ def cash_customer(session: Session, *, tenant_id: int) -> Customer:
         )
         session.add(customer)
         session.flush()
+        audit.record_created(
+            session,
+            customer,
+            CUSTOMER_FIELDS,
+            tenant_id=tenant_id,
+            entity=CUSTOMER_ENTITY,
+            reason="cash customer for walk-ins and unknown vehicles (made on first use)",
+        )
     return customer
 
 

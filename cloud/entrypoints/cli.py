@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from cloud.broker.cli import broker_app
-from cloud.devices.cli import device_app
+from cloud.entrypoints.broker_cli import broker_app
+from cloud.entrypoints.devices_cli import device_app
+from cloud.entrypoints.schedules_cli import app as schedules_app
 from cloud.entrypoints.tenancy_cli import tenant_app, user_app
-from cloud.intake.cli import app as webhook_app
-from cloud.schedules.cli import app as schedules_app
+from cloud.entrypoints.webhook_cli import app as webhook_app
 from cloud.settings import get_settings
 
 app = typer.Typer(

@@ -139,7 +139,8 @@ def create_user(
     roles = _check_roles(roles)
     email = email.strip().lower()
     if repository.user_id_by_email(session, email=email) is not None:
-        raise EmailTaken(f"a user with e-mail {email!r} exists")
+        # e-mail addresses are unique over all tenants: say no more than "taken"
+        raise EmailTaken(f"the e-mail address {email!r} cannot be used for a new user")
     _check_customer_link(session, tenant_id=tenant_id, roles=roles, customer_id=customer_id)
     user = User(
         tenant_id=tenant_id,

@@ -411,3 +411,56 @@ def test_the_api_offers_every_registered_entity() -> None:
     from cloud.csvimport.entities import REGISTRY
 
     assert set(get_args(Entity)) == set(REGISTRY)
+
+
+def test_a_dot_grouped_number_is_never_guessed(
+    factory: sessionmaker[Session], offices: tuple[Office, Office]
+) -> None:
+    """``26.000`` is 26 thousand in Dutch Excel and 26 in English: a weight would come out
+    1,000 times off. It is refused with its line; ``26000``, ``26.000,0`` and ``26,5`` are
+    read exactly."""
+    a, _ = offices
+    head = "plate;max_load_kg\n"
+    problems = rejected(factory, a, head + "AB-12-CD;26.000\n", entity="vehicles")
+    assert [(line, column) for line, column, _ in problems] == [(2, "max_load_kg")]
+    assert "ambiguous" in problems[0][2]
+    run(
+        factory,
+        a,
+        head + "AB-12-CD;26000\nAB-12-CE;26.000,0\nAB-12-CF;26,5\n",
+        entity="vehicles",
+    )
+    from cloud.fleet.models import Vehicle
+
+    with factory() as s:
+        loads = {
+            v.plate: v.max_load_kg
+            for v in s.scalars(select(Vehicle).where(Vehicle.tenant_id == a.tenant_id))
+        }
+    assert loads == {
+        "AB-12-CD": Decimal("26000"),
+        "AB-12-CE": Decimal("26000"),
+        "AB-12-CF": Decimal("26.5"),
+    }
+
+
+def test_a_key_taken_during_the_copy_is_a_conflict_not_a_500(pg_url: str) -> None:
+    """PostgreSQL writes customers with COPY, below SQLAlchemy: a unique key taken by another
+    writer after the file was checked must surface as the same IntegrityError an INSERT
+    raises (the import answers 409 ImportConflict), never as a driver error (500)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from cloud.customers.repository import insert_rows
+    from cloud.db import make_engine, make_sessionmaker
+    from cloud.tenancy.service import create_tenant
+
+    engine = make_engine(pg_url, pool_size=2)
+    factory = make_sessionmaker(engine)
+    try:
+        with transaction(factory) as s:
+            tenant = create_tenant(s, slug="copy", name="Copy")
+            insert_rows(s, Customer, [{"tenant_id": tenant.id, "number": "7", "name": "A"}])
+        with factory() as s, pytest.raises(IntegrityError):
+            insert_rows(s, Customer, [{"tenant_id": tenant.id, "number": "7", "name": "B"}])
+    finally:
+        engine.dispose()

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from cloud.customers.models import Customer, Site
 from cloud.db import transaction
 from cloud.entrypoints.app import create_app
+from cloud.entrypoints.schedules_cli import app as schedules_cli
 from cloud.materials.models import Material
 from cloud.orders.models import Order
 from cloud.schedules import service
-from cloud.schedules.cli import app as schedules_cli
 from cloud.schedules.schemas import ScheduleCreate
 from cloud.settings import Settings, get_settings
 from cloud.tenancy.service import create_tenant, create_user, issue_token

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from cloud.customers.models import Customer, Site
 from cloud.db import transaction, utcnow
 from cloud.entrypoints.app import create_app
+from cloud.entrypoints.webhook_cli import app as webhook_cli
 from cloud.intake import service, webhooks
-from cloud.intake.cli import app as webhook_cli
 from cloud.intake.models import WebhookDelivery, WebhookSecret
 from cloud.materials.models import Material
 from cloud.orders.models import Order

@@ -49,5 +49,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # The old kinds were free text: ``truck``/``customer_vehicle`` are valid values there too.
-    pass
+    # Before, ``kind`` said what a vehicle is: put that back where it is known (0007's
+    # downgrade then drops ``vehicle_type``); the others keep ``truck``/``customer_vehicle``,
+    # valid free text there too.
+    v = _vehicles.c
+    op.execute(
+        _vehicles.update()
+        .where(v.vehicle_type.is_not(None))
+        .values(kind=sa.func.substr(v.vehicle_type, 1, 40))
+    )
