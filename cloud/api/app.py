@@ -91,6 +91,7 @@ def build(
         RequestLimitsMiddleware,
         max_json_body_bytes=settings.max_json_body_bytes,
         max_json_keys=settings.max_json_keys,
+        max_form_body_bytes=settings.max_form_body_bytes,
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

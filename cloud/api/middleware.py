@@ -6,8 +6,13 @@ checks that run before any route, dependency or database sees the request.
   streams in (a lying or missing ``Content-Length`` and chunked bodies change nothing), and
   refused with 413 beyond that. It is then parsed once and walked: more than ``max_json_keys``
   keys and values together is refused with 413, before pydantic builds one error per key.
-  Other bodies (device uploads, multipart) pass through untouched: their routes set their own
-  limits.
+- Any other body (forms, multipart, ``text/csv``, ``text/plain``...) may have at most
+  ``max_form_body_bytes``: a larger ``Content-Length`` is refused with 413 at once, and the
+  bytes are counted as the route reads them (413 when there are more, whatever the route was
+  doing with them). The document uploads (``/api/v1/device/documents/...`` and
+  ``/api/v1/orders/{id}/documents``) check their own, larger limit
+  (``cloud.documents.content.MAX_UPLOAD_BYTES``); here they are held to that limit plus room
+  for the multipart framing, never to the form limit.
 - U+0000 in the path, in a query parameter, or in a JSON key or string is refused with 422
   naming where: PostgreSQL cannot store NUL in text, and the database must never be the one to
   find out.
@@ -18,6 +23,7 @@ Every refusal renders ``{"error": ..., "detail": ...}`` like the app's error han
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,6 +31,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cloud.documents.content import MAX_UPLOAD_BYTES
 from cloud.errors import PayloadTooLarge
 
 NUL = "\x00"
@@ -39,6 +46,12 @@ HTML_CSP = (
 )
 # Anything else (JSON, files) is data: it may run nothing and load nothing when opened.
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+UPLOAD_PATHS = re.compile(r"^/api/v1/(?:device/documents/[^/]+|orders/[^/]+/documents)/?$")
+"""Routes that read and cap uploads themselves (``cloud.api.routers.documents``)."""
+UPLOAD_FRAMING = 1_048_576
+"""Room for the multipart boundary, part headers and a file name around an upload."""
 
 
 class RequestBodyTooLarge(PayloadTooLarge):
@@ -99,10 +112,20 @@ def _is_json(content_type: str | None) -> bool:
 class RequestLimitsMiddleware:
     """The request checks described in the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, max_json_body_bytes: int, max_json_keys: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_json_body_bytes: int,
+        max_json_keys: int,
+        max_form_body_bytes: int,
+        max_upload_body_bytes: int = MAX_UPLOAD_BYTES + UPLOAD_FRAMING,
+    ) -> None:
         self.app = app
         self.max_bytes = max_json_body_bytes
         self.max_keys = max_json_keys
+        self.max_form_bytes = max_form_body_bytes
+        self.max_upload_bytes = max(max_upload_body_bytes, max_form_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,6 +137,18 @@ class RequestLimitsMiddleware:
             has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
             if has_body and _is_json(headers.get("content-type")):
                 refusal, receive = await self._check_json(headers, receive)
+            elif has_body:
+                limit = (
+                    self.max_upload_bytes
+                    if UPLOAD_PATHS.match(scope["path"])
+                    else self.max_form_bytes
+                )
+                declared = headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > limit:
+                    refusal = _body_too_large(limit)
+                else:
+                    await _capped(self.app, scope, receive, send, limit)
+                    return
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -198,6 +233,56 @@ class RequestLimitsMiddleware:
             elif isinstance(value, str) and NUL in value:
                 return _nul_error(loc)
         return None
+
+
+def _body_too_large(limit: int) -> JSONResponse:
+    return _error(
+        RequestBodyTooLarge.__name__,
+        f"a body of this kind may have at most {limit} bytes",
+        RequestBodyTooLarge.status_code,
+    )
+
+
+async def _capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """Runs the app with the body counted as it reads it. Past ``limit`` the read fails
+    (``RequestBodyTooLarge``, then as if the client had gone), and whatever the app answers
+    to that is replaced by the 413 (unless it had started answering before)."""
+    size = 0
+    exceeded = False
+    started = False
+    refused = False
+
+    async def counting() -> Message:
+        nonlocal size, exceeded
+        if exceeded:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                exceeded = True
+                raise RequestBodyTooLarge(f"a body of this kind may have at most {limit} bytes")
+        return message
+
+    async def answer(message: Message) -> None:
+        nonlocal started, refused
+        if exceeded and not started:
+            if not refused:
+                refused = True
+                await _body_too_large(limit)(scope, receive, send)
+            return  # the app's own answer to the failed read
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await app(scope, counting, answer)
+    except RequestBodyTooLarge:
+        if started:
+            raise
+        if not refused:
+            refused = True
+            await _body_too_large(limit)(scope, receive, send)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

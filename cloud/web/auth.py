@@ -23,9 +23,11 @@ from cloud.web.session import (
     SESSION_COOKIE,
     CurrentWebUser,
     WebUser,
+    delete_cookie,
     login_token,
     optional_user,
     safe_next,
+    set_cookie,
 )
 from cloud.web.templating import flash, render
 
@@ -97,12 +99,12 @@ def login(
         roles = WebUser(principal=user, name="", locale="nl")
         target = home_for(roles)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
+    set_cookie(
+        request,
+        response,
         SESSION_COOKIE,
         result.token,
         max_age=int(ttl.total_seconds()),
-        httponly=True,
-        secure=True,
         samesite="lax",
     )
     return response
@@ -114,8 +116,8 @@ def logout(request: Request, session: DbSession, user: CurrentWebUser) -> Respon
     if user.principal.token_id is not None and login_token(request):
         tenancy.revoke_token(session, token_id=user.principal.token_id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, secure=True, samesite="lax")
-    return flash(response, "logged_out")
+    delete_cookie(request, response, SESSION_COOKIE, samesite="lax")
+    return flash(request, response, "logged_out")
 
 
 @router.get("/account")
@@ -163,4 +165,4 @@ def change_password(
         return render(
             request, "account.html", status_code=422, email=user.principal.email, error=error
         )
-    return flash(RedirectResponse("/account", status_code=303), "password_changed")
+    return flash(request, RedirectResponse("/account", status_code=303), "password_changed")

@@ -24,9 +24,9 @@ from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import OrderType
 from cloud.orders.repository import OrderFilter
 from cloud.orders.schemas import CancelRequest, OrderCreate, OrderRead, OrderUpdate
-from cloud.orders.scope import OrderScope
+from cloud.orders.scope import OFFICE_ROLES, OrderScope
 from cloud.orders.validation import DateBounds
-from cloud.permissions import Action
+from cloud.permissions import Action, Role
 from cloud.settings import Settings
 from cloud.tenancy import service as tenancy
 from cloud.types import DbId, NoNul
@@ -81,6 +81,14 @@ def _bounds(settings: Settings) -> DateBounds:
     )
 
 
+def portal_user(user: WebUser) -> bool:
+    """A customer's user: it follows its orders in the portal, never on the office pages
+    (which name other customers, in the filter and elsewhere)."""
+    if OrderScope.for_principal(user.principal).customer_id is not None:
+        return True
+    return Role.CUSTOMER.value in user.roles and not user.roles & OFFICE_ROLES
+
+
 # -- the list ---------------------------------------------------------------------------------
 
 
@@ -105,7 +113,10 @@ def list_orders(
     user: Reader,
     params: Annotated[ListQuery, Query()],
 ) -> Response:
-    """``after``: the cursor the orders service handed out for this page."""
+    """``after``: the cursor the orders service handed out for this page. A customer's user
+    is sent to the portal's list."""
+    if portal_user(user):
+        return RedirectResponse("/portal", status_code=303)
     after = params.after
     page = service.list_orders(
         session,
@@ -140,7 +151,10 @@ def list_orders(
         orders=page.items,
         statuses=[s.value for s in OrderStatus],
         types=[t.value for t in OrderType],
-        customers=_customer_choices(session, tenant_id),
+        # Every customer of the tenant: for those who may read the master data only.
+        customers=_customer_choices(session, tenant_id)
+        if user.can(Action.MASTERDATA_READ)
+        else None,
         filters={
             "status": params.status.value if params.status else "",
             "order_type": params.order_type.value if params.order_type else "",
@@ -290,7 +304,7 @@ def create_order(
         return _form_page(
             request, session, user, form=form, errors=translated(exc.errors, lang), status_code=422
         )
-    return flash(RedirectResponse(f"/orders/{order.id}", status_code=303), "created")
+    return flash(request, RedirectResponse(f"/orders/{order.id}", status_code=303), "created")
 
 
 def _visible(session: Session, user: WebUser, order_id: int) -> OrderRead:
@@ -371,7 +385,7 @@ def update_order(
             errors=translated(exc.errors, lang),
             status_code=422,
         )
-    return flash(RedirectResponse(f"/orders/{order.id}", status_code=303), "updated")
+    return flash(request, RedirectResponse(f"/orders/{order.id}", status_code=303), "updated")
 
 
 @router.post("/{order_id}/cancel")
@@ -388,7 +402,7 @@ def cancel_order(
         reason=data.reason,
         by_user_id=user.principal.user_id,
     )
-    return flash(RedirectResponse(f"/orders/{order.id}", status_code=303), "cancelled")
+    return flash(request, RedirectResponse(f"/orders/{order.id}", status_code=303), "cancelled")
 
 
 # -- htmx: dependent selects ------------------------------------------------------------------
@@ -442,6 +456,8 @@ def waste_stream_options(
 
 @router.get("/{order_id}")
 def show_order(request: Request, order_id: IdPath, session: DbSession, user: Reader) -> Response:
+    """A customer's user is sent to the portal's page of its own order (another customer's
+    order is the 404 page, as for every caller outside the order's scope)."""
     tenant_id = user.principal.tenant_id
     order = service.get_order(
         session,
@@ -449,6 +465,8 @@ def show_order(request: Request, order_id: IdPath, session: DbSession, user: Rea
         order_id=order_id,
         scope=OrderScope.for_principal(user.principal),
     )
+    if portal_user(user):
+        return RedirectResponse(f"/portal/orders/{order.id}", status_code=303)
     shown: OrderRead = service.to_read(session, [order])[0]
     changes = (
         audit.history(session, tenant_id=tenant_id, entity=ORDER_ENTITY, entity_id=order.id)

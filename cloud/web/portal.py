@@ -6,22 +6,21 @@ customer: another customer's order is the 404 page, exactly like one that does n
 from __future__ import annotations
 
 import secrets
-import unicodedata
 import urllib.parse
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from cloud.db import utcnow
-from cloud.documents import content
+from cloud.documents.download import download_response
 from cloud.documents.service import DocumentNotFound
 from cloud.documents.storage import DocumentStore
 from cloud.errors import AppError
 from cloud.http.deps import AppSettings, DbSession
 from cloud.intake import portal
-from cloud.intake.schemas import PortalOrderRequest
+from cloud.intake.schemas import PortalOrderRequest, RequestedOrderType
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.scope import OrderScope
 from cloud.orders.validation import DateBounds
@@ -46,7 +45,8 @@ from cloud.web.templating import flash, render
 router = make_router(prefix="/portal")
 Customer = Annotated[WebUser, Depends(allowed(Action.ORDER_REQUEST))]
 PAGE_SIZE = 25
-REQUEST_TYPES = ("container_place", "container_exchange", "container_collect", "bulk_transport")
+REQUEST_TYPES: tuple[str, ...] = get_args(RequestedOrderType)
+"""What a customer may ask for: the intake schema's list, so the form and the check agree."""
 FIELDS = (
     "site_id",
     "order_type",
@@ -172,7 +172,9 @@ def request_order(
             errors=translated(exc.errors, lang),
             status_code=422,
         )
-    return flash(RedirectResponse(f"/portal/orders/{order.id}", status_code=303), "requested")
+    return flash(
+        request, RedirectResponse(f"/portal/orders/{order.id}", status_code=303), "requested"
+    )
 
 
 @router.get("/orders/{order_id}")
@@ -194,25 +196,9 @@ def download(
     if not doc.stored:
         raise DocumentNotFound(f"document {document_id} has not been uploaded yet")
     store = DocumentStore(request.app.state.settings.data_dir / "documents")
-    media_type = (
-        doc.content_type
-        if doc.content_type in content.ALLOWED_TYPES
-        else "application/octet-stream"
-    )
-    return Response(
+    return download_response(
         store.get(doc.sha256),
-        media_type=media_type,
-        headers={
-            "Content-Disposition": attachment(doc.filename),
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "X-Content-Type-Options": "nosniff",
-        },
+        filename=doc.filename,
+        content_type=doc.content_type,
+        sha256=doc.sha256,
     )
-
-
-def attachment(filename: str) -> str:
-    """``attachment`` with an ASCII-only fallback name and the exact name as RFC 5987."""
-    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    plain = "".join(c if c.isalnum() or c in " ._-()" else "_" for c in plain).strip(" ._")
-    exact = urllib.parse.quote(filename, safe="")
-    return f"attachment; filename=\"{(plain or 'download')[:120]}\"; filename*=UTF-8''{exact}"

@@ -25,6 +25,9 @@ from cloud.web.session import (
     LANG_COOKIE,
     LoginRequired,
     check_csrf,
+    delete_cookie,
+    refuse_before_body,
+    set_cookie,
     state,
 )
 from cloud.web.templating import render
@@ -39,6 +42,7 @@ class WebRoute(APIRoute):
 
         async def page(request: Request) -> Response:
             try:
+                refuse_before_body(request)  # before FastAPI reads a form body
                 response = await handler(request)
             except LoginRequired:
                 response = login_redirect(request)
@@ -89,13 +93,11 @@ def finish(request: Request, response: Response) -> None:
         if name in already:
             continue
         if name == CSRF_COOKIE:
-            response.set_cookie(name, value, httponly=True, secure=True, samesite="strict")
+            set_cookie(request, response, name, value, samesite="strict")
         elif name == LANG_COOKIE:
-            response.set_cookie(
-                name, value, max_age=YEAR, httponly=True, secure=True, samesite="lax"
-            )
+            set_cookie(request, response, name, value, max_age=YEAR, samesite="lax")
         elif name == FLASH_COOKIE:
-            response.delete_cookie(name, httponly=True, secure=True, samesite="lax")
+            delete_cookie(request, response, name, samesite="lax")
     response.headers.setdefault("cache-control", "no-store")
 
 

@@ -2,7 +2,8 @@
 
 - **Login cookie** ``oms_session``: an API token (``cloud.tenancy.service.login``), so a page
   and the JSON API know one kind of credential, with the same expiry and the same revocation.
-  ``HttpOnly`` (no script reads it), ``Secure``, ``SameSite=Lax``, path ``/``. Logging out
+  ``HttpOnly`` (no script reads it), ``Secure`` (unless ``settings.web_cookie_secure`` is
+  off: every cookie of the pages follows it), ``SameSite=Lax``, path ``/``. Logging out
   revokes the token on the server (``revoke_token``) and deletes the cookie.
 - **CSRF**: a double-submit token plus an Origin check. ``oms_csrf`` is a random value in its
   own cookie (``HttpOnly``, ``SameSite=Strict``); every form carries it in the hidden field
@@ -22,10 +23,10 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from cloud.errors import Forbidden, Unauthorized
 from cloud.http.deps import DbSession
@@ -107,6 +108,39 @@ def _language(request: Request, user: WebUser | None, current: PageState) -> str
     )
 
 
+def cookies_secure(request: Request) -> bool:
+    """``settings.web_cookie_secure``: every cookie of the pages is ``Secure`` unless a
+    closed network served over plain HTTP turns it off."""
+    settings = getattr(request.app.state, "settings", None)
+    return bool(getattr(settings, "web_cookie_secure", True))
+
+
+def set_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    samesite: Literal["lax", "strict"],
+    max_age: int | None = None,
+) -> None:
+    """One of the pages' cookies: ``HttpOnly``, ``Secure`` by setting, path ``/``."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        secure=cookies_secure(request),
+        samesite=samesite,
+    )
+
+
+def delete_cookie(
+    request: Request, response: Response, name: str, *, samesite: Literal["lax", "strict"]
+) -> None:
+    response.delete_cookie(name, httponly=True, secure=cookies_secure(request), samesite=samesite)
+
+
 def login_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
@@ -154,13 +188,25 @@ def allowed(action: Action) -> Callable[[WebUser], WebUser]:
     return check
 
 
-async def check_csrf(request: Request) -> None:
-    """Router dependency of every web router: see the module docstring."""
+def refuse_before_body(request: Request) -> None:
+    """The checks that need no body: another site's ``Origin``, and no ``oms_csrf`` cookie
+    at all (a browser that loaded a page of ours always has one). Run before the body is
+    read, by ``check_csrf`` and by the web routes ahead of FastAPI's own form parsing, so a
+    forged or scripted post costs no parsing."""
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("origin")
     if origin and origin != "null" and not _same_origin(origin, request):
         raise CsrfRefused("a form from another site")
+    if not request.cookies.get(CSRF_COOKIE):
+        raise CsrfRefused("the form has expired; reload the page and try again")
+
+
+async def check_csrf(request: Request) -> None:
+    """Router dependency of every web router: see the module docstring."""
+    if request.method in SAFE_METHODS:
+        return
+    refuse_before_body(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from cloud.permissions import Action
 from cloud.web import i18n
 from cloud.web.navigation import navigation
-from cloud.web.session import CSRF_FIELD, FLASH_COOKIE, PageState, state
+from cloud.web.session import CSRF_FIELD, FLASH_COOKIE, PageState, set_cookie, state
 
 HERE = Path(__file__).resolve().parent
 loader = FileSystemLoader([str(HERE / "templates")])
@@ -117,7 +117,7 @@ def render(
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-def flash(response: Response, key: str) -> Response:
+def flash(request: Request, response: Response, key: str) -> Response:
     """Show ``flash.<key>`` from the catalogue on the next page rendered."""
-    response.set_cookie(FLASH_COOKIE, key, max_age=60, httponly=True, secure=True, samesite="lax")
+    set_cookie(request, response, FLASH_COOKIE, key, max_age=60, samesite="lax")
     return response

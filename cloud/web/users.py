@@ -92,14 +92,14 @@ def add_user(request: Request, session: DbSession, user: Owner, form: FormData) 
 
 
 @router.post("/{user_id}/disable")
-def disable_user(user_id: IdPath, session: DbSession, user: Owner) -> Response:
+def disable_user(request: Request, user_id: IdPath, session: DbSession, user: Owner) -> Response:
     tenancy.disable_user(
         session,
         tenant_id=user.principal.tenant_id,
         user_id=user_id,
         by_user_id=user.principal.user_id,
     )
-    return flash(RedirectResponse("/users", status_code=303), "user_disabled")
+    return flash(request, RedirectResponse("/users", status_code=303), "user_disabled")
 
 
 @router.post("/{user_id}/reset-password")

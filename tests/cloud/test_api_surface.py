@@ -27,6 +27,8 @@ from cloud.db import make_engine, make_sessionmaker, transaction
 from cloud.devices.service import add_device
 from cloud.entrypoints.app import create_app
 from cloud.migrations import upgrade
+from cloud.orders.schemas import OrderCreate
+from cloud.orders.service import create_order
 from cloud.settings import Settings
 from cloud.tenancy.service import create_user, issue_token
 from tests.support.factories import World, create_world
@@ -200,6 +202,61 @@ def test_uploads_are_not_held_to_the_json_limits(
         headers=auth(world.token),
     )
     assert r.status_code != 413, r.text
+
+
+def test_other_bodies_are_capped_but_document_uploads_keep_their_own_limit(
+    client: TestClient, factory: sessionmaker[Session], world: World
+) -> None:
+    limit = Settings().max_form_body_bytes
+    # Above the form limit: refused at the edge (declared, or counted while streaming).
+    big = b"x" * (limit + 1)
+    for content_type in ("multipart/form-data; boundary=x", "text/csv", "text/plain"):
+        r = client.post(
+            "/api/v1/imports/customers",
+            content=big,
+            headers={**auth(world.token), "content-type": content_type},
+        )
+        assert r.status_code == 413 and r.json()["error"] == "RequestBodyTooLarge", r.text
+    chunks = iter([big[i : i + 65536] for i in range(0, len(big), 65536)])
+    r = client.post(
+        "/api/v1/imports/customers",
+        content=chunks,
+        headers={**auth(world.token), "content-type": "text/csv"},
+    )
+    assert r.status_code == 413 and r.json()["error"] == "RequestBodyTooLarge", r.text
+    # A document above the form limit and within the document limit is taken.
+    with transaction(factory) as s:
+        _, password = add_device(s, tenant_id=world.tenant_id, device_id="truck-big", kind="truck",
+                                 vehicle_id=world.vehicle_id)  # fmt: skip
+        order_id = create_order(
+            s,
+            tenant_id=world.tenant_id,
+            data=OrderCreate(customer_id=world.customer_id, order_type="container_place"),
+            source="manual",
+        ).id
+    pdf = b"%PDF-1.4\n" + b"0" * (limit + 1_000_000) + b"\n%%EOF\n"
+    digest = hashlib.sha256(pdf).hexdigest()
+    r = client.put(
+        f"/api/v1/device/documents/{digest}?kind=other&filename=big.pdf",
+        content=pdf,
+        headers={"content-type": "application/pdf"},
+        auth=("truck-big", password),
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"/api/v1/orders/{order_id}/documents",
+        files={"file": ("big.pdf", pdf, "application/pdf")},
+        headers=auth(world.token),
+    )
+    assert r.status_code == 201, r.text
+    # Beyond the document limit: the route's own refusal.
+    r = client.put(
+        f"/api/v1/device/documents/{digest}?kind=other&filename=big.pdf",
+        content=b"0" * (21 * 2**20),
+        headers={"content-type": "application/pdf"},
+        auth=("truck-big", password),
+    )
+    assert r.status_code == 413, r.text
 
 
 # -- NUL anywhere -----------------------------------------------------------------------------

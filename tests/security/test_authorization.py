@@ -504,3 +504,43 @@ def test_no_request_body_carries_a_server_owned_field() -> None:
         if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
             bad.append(f"{method} {path} {name}: unknown fields are not refused (extra=forbid)")
     assert not bad, "\n".join(bad)
+
+
+# -- what a customer's (or driver's) answers may contain -------------------------------------
+
+SEES_OWN_ORDERS_ONLY = ("customer", "driver")
+
+
+def _readable_gets(role: str) -> list[str]:
+    out = []
+    for (method, path), action in sorted(MATRIX.items()):
+        if method != "GET" or path in STREAMS or action in (DEVICE, SIGNED):
+            continue
+        if isinstance(action, Action) and not can(frozenset({role}), action):
+            continue
+        out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("role", SEES_OWN_ORDERS_ONLY)
+def test_no_answer_names_another_customer_or_tenant(security_api: SecurityApi, role: str) -> None:
+    """Every GET page and API route the role may call, with tenant A's objects: nothing in
+    any answer (after redirects) names tenant A's other customer or anything of tenant B."""
+    a, b = security_api.a, security_api.b
+    foreign = (f"{a.slug} ander", f"{b.slug} klant", f"{b.slug} yard", f"{b.slug} B.V.")
+    paths = _readable_gets(role)
+    assert "/orders" in paths and "/api/v1/orders" in paths, paths
+    leaks = []
+    for path in paths:
+        url = _url(path, a)
+        if path.startswith("/api/"):
+            with security_api.client() as c:
+                r = c.get(url, headers=a.bearer(role), follow_redirects=True)
+        else:
+            cookies = {"oms_session": a.tokens[role], "oms_csrf": CSRF}
+            with security_api.client(cookies=cookies) as c:
+                r = c.get(url, headers={"Accept": "text/html"}, follow_redirects=True)
+        assert r.status_code < 500, f"{path}: {r.status_code}"
+        text = r.content.decode("utf-8", errors="replace")
+        leaks += [f"{path} ({r.url.path}): {name!r}" for name in foreign if name in text]
+    assert not leaks, "\n".join(leaks)

@@ -125,6 +125,9 @@ def test_pages_need_a_login_and_the_right_role(app_shop: tuple[Any, Shop]) -> No
     assert customer.get("/portal?status=planned").status_code == 200
     assert customer.get("/portal?status=nonsense").status_code == 422
     assert customer.get(f"/orders/{shop.order_b}").status_code == 404  # scoped like the API
+    assert customer.get(f"/orders/{shop.order_a}").headers["location"] == (
+        f"/portal/orders/{shop.order_a}"
+    )
 
 
 def test_another_tenants_order_is_not_found(app_shop: tuple[Any, Shop]) -> None:

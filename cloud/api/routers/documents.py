@@ -10,9 +10,6 @@ addressing means other rows may use it)."""
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
-import urllib.parse
 from typing import Annotated, Any
 
 import structlog
@@ -24,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from cloud.api.deps import CurrentDevice, DbSession, allowed
 from cloud.api.params import IdPath, Sha256Path
 from cloud.documents import content, service
+from cloud.documents.download import download_response
 from cloud.documents.models import Document
 from cloud.documents.storage import DocumentStore
 from cloud.errors import Unprocessable
@@ -167,29 +165,6 @@ async def add_document(
     return DocumentRead.model_validate(doc)
 
 
-_FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9 ._()+,=@-]+")
-# RFC 5987 attr-char, besides letters and digits (which ``quote`` never encodes).
-_ATTR_CHAR = "!#$&+.^_`|~-"
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with the name twice (RFC 6266): an ASCII fallback with anything that
-    could break the header or the client's path removed, and the exact UTF-8 name in
-    ``filename*`` (RFC 5987 percent-encoding)."""
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    fallback = _FALLBACK_UNSAFE.sub("_", ascii_name).strip(" ._") or "download"
-    encoded = urllib.parse.quote(filename, safe=_ATTR_CHAR)
-    return f"attachment; filename=\"{fallback[:120]}\"; filename*=UTF-8''{encoded}"
-
-
-DOWNLOAD_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    # Opened in a tab anyway, the file may run nothing and load nothing.
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-    "Cache-Control": "private, no-store",
-}
-
-
 @router.get("/documents/{document_id}/content")
 def download(
     document_id: IdPath, request: Request, session: DbSession, principal: Reader
@@ -204,17 +179,9 @@ def download(
         raise service.DocumentNotFound(f"document {document_id} not found")
     if not doc.stored:
         raise service.DocumentNotFound(f"document {document_id} has not been uploaded yet")
-    media_type = (
-        doc.content_type
-        if doc.content_type in content.ALLOWED_TYPES
-        else "application/octet-stream"
-    )
-    return Response(
+    return download_response(
         store(request).get(doc.sha256),
-        media_type=media_type,
-        headers={
-            **DOWNLOAD_HEADERS,
-            "Content-Disposition": content_disposition(doc.filename),
-            "X-Content-SHA256": doc.sha256,
-        },
+        filename=doc.filename,
+        content_type=doc.content_type,
+        sha256=doc.sha256,
     )

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from cloud.api.deps import AppSettings, DbSession, allowed
 from cloud.api.params import IdPath, Limit
-from cloud.api.routers.documents import DOWNLOAD_HEADERS, content_disposition, store
+from cloud.api.routers.documents import store
 from cloud.db import utcnow
-from cloud.documents import content
+from cloud.documents.download import download_response
 from cloud.documents.models import Document
 from cloud.intake import portal
 from cloud.intake.schemas import (
@@ -107,19 +107,11 @@ def list_documents(
 
 
 def _download(request: Request, doc: Document) -> Response:
-    media_type = (
-        doc.content_type
-        if doc.content_type in content.ALLOWED_TYPES
-        else "application/octet-stream"
-    )
-    return Response(
+    return download_response(
         store(request).get(doc.sha256),
-        media_type=media_type,
-        headers={
-            **DOWNLOAD_HEADERS,
-            "Content-Disposition": content_disposition(doc.filename),
-            "X-Content-SHA256": doc.sha256,
-        },
+        filename=doc.filename,
+        content_type=doc.content_type,
+        sha256=doc.sha256,
     )
 
 

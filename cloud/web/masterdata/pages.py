@@ -203,7 +203,9 @@ def _routes(kind: Kind) -> None:
                 errors=translated(exc.errors, lang),
                 status_code=422,
             )
-        return flash(RedirectResponse(f"{base}/{item.id}", status_code=303), "masterdata_created")
+        return flash(
+            request, RedirectResponse(f"{base}/{item.id}", status_code=303), "masterdata_created"
+        )
 
     def detail(request: Request, session: DbSession, user: Reader, item_id: ItemId) -> Response:
         lang = request.state.web.lang
@@ -254,7 +256,9 @@ def _routes(kind: Kind) -> None:
                 raise FormErrors(errors)
             changes = display.update_data(kind, form, before)
             if not changes:
-                return flash(RedirectResponse(f"{base}/{item.id}", status_code=303), "unchanged")
+                return flash(
+                    request, RedirectResponse(f"{base}/{item.id}", status_code=303), "unchanged"
+                )
             if kind.reason_in_data and reason:
                 changes["reason"] = reason
             data = validate(kind.update_schema, changes, lang)
@@ -273,7 +277,9 @@ def _routes(kind: Kind) -> None:
                 errors=translated(exc.errors, lang),
                 status_code=422,
             )
-        return flash(RedirectResponse(f"{base}/{item.id}", status_code=303), "masterdata_updated")
+        return flash(
+            request, RedirectResponse(f"{base}/{item.id}", status_code=303), "masterdata_updated"
+        )
 
     item_path = f"{base}/{{{kind.id_name}}}"
     for method, path, endpoint, action in (
