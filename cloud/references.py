@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.errors import Unprocessable
@@ -32,15 +31,17 @@ def resolve(
     **scope: Any,
 ) -> M:
     """The row of ``model`` with this id in this tenant (and matching every ``scope``
-    column, e.g. ``customer_id=...``), or ``UnknownReference`` naming ``field``."""
-    stmt = select(model).where(
-        model.id == id_,  # type: ignore[attr-defined]
-        model.tenant_id == tenant_id,  # type: ignore[attr-defined]
-    )
-    for column, value in scope.items():
-        stmt = stmt.where(getattr(model, column) == value)
-    row = session.scalar(stmt)
-    if row is None:
+    column, e.g. ``customer_id=...``), or ``UnknownReference`` naming ``field``.
+
+    Read by primary key through the session: a row the request has already loaded (the
+    customer an intake matched, the site it picked) costs no query; the tenant and the scope
+    are checked on the row, so another tenant's row is refused exactly like a missing one."""
+    row = session.get(model, id_)
+    if (
+        row is None
+        or getattr(row, "tenant_id") != tenant_id  # noqa: B009 - any model with a tenant
+        or any(getattr(row, column) != value for column, value in scope.items())
+    ):
         raise UnknownReference(field, id_)
     return row
 

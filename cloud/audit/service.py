@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from cloud.audit.models import FieldChange
+from cloud.db import utcnow
 
 
 def as_text(value: Any) -> str | None:
@@ -78,22 +79,58 @@ def record_created(
     by_device_id: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """A new entity: its set fields, from nothing. ``obj`` must be flushed (has an id)."""
-    session.add_all(
-        FieldChange(
+    """A new entity: its set fields, from nothing. ``obj`` must be flushed (has an id).
+    One multi-row INSERT of plain rows (no ORM objects): the audit of a new order is a
+    dozen rows, and it is written while the order's number series is locked."""
+    record_rows(
+        session,
+        created_rows(
+            obj,
+            fields,
             tenant_id=tenant_id,
             entity=entity,
-            entity_id=obj.id,
-            field=f,
-            old_value=None,
-            new_value=as_text(getattr(obj, f)),
             by_user_id=by_user_id,
             by_device_id=by_device_id,
             reason=reason,
-        )
-        for f in fields
-        if getattr(obj, f) is not None
+        ),
     )
+
+
+def created_rows(
+    obj: Any,
+    fields: Iterable[str],
+    *,
+    tenant_id: int,
+    entity: str,
+    by_user_id: int | None = None,
+    by_device_id: str | None = None,
+    reason: str | None = None,
+) -> list[dict[str, Any]]:
+    """What ``record_created`` records, as rows for ``record_rows``: several new entities
+    of one request (a customer and its site) are then audited in one INSERT."""
+    at = utcnow()
+    return [
+        {
+            "tenant_id": tenant_id,
+            "entity": entity,
+            "entity_id": obj.id,
+            "field": f,
+            "old_value": None,
+            "new_value": text,
+            "at": at,
+            "by_user_id": by_user_id,
+            "by_device_id": by_device_id,
+            "reason": reason,
+        }
+        for f in fields
+        if (text := as_text(getattr(obj, f))) is not None
+    ]
+
+
+def record_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert field-change rows (``created_rows``) in one statement."""
+    if rows:
+        session.execute(insert(FieldChange), list(rows))
 
 
 def history(

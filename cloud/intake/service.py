@@ -19,6 +19,7 @@ from cloud.intake import repository, webhooks
 from cloud.intake.errors import DeliveryInProgress, WebhookPayloadInvalid, WebhookRejected
 from cloud.intake.models import WebhookSecret
 from cloud.intake.schemas import WebshopAccepted, WebshopOrder, WebshopSite
+from cloud.materials.models import Material
 from cloud.numbering import service as numbering
 from cloud.orders import repository as orders_repository
 from cloud.orders.models import Order, OrderSource, OrderType
@@ -159,8 +160,12 @@ def take_in_webshop_order(
     """The order for this shop order: made now, or the one an earlier delivery made
     (``created`` False). A known customer at a known site goes straight to the order (which
     is made once per ``source_ref`` by the orders service); a new customer or site is made in
-    a savepoint, rolled back when the order turns out to exist already."""
+    a savepoint, rolled back when the order turns out to exist already.
+
+    Everything is looked up before anything is written: a new customer's number locks the
+    tenant's customer series until COMMIT, so it is taken as late as possible."""
     source_ref = SOURCE_REF_PREFIX + payload.shop_order_id
+    material = _material(session, tenant_id=tenant_id, payload=payload)
     customer = find_customer_for_intake(
         session, tenant_id=tenant_id, email=payload.customer.email, kvk=payload.customer.kvk
     )
@@ -175,6 +180,7 @@ def take_in_webshop_order(
                 source_ref=source_ref,
                 customer=customer,
                 site=site,
+                material=material,
                 reasons=[],
                 dates=dates,
             )
@@ -184,10 +190,20 @@ def take_in_webshop_order(
     try:
         with session.begin_nested():
             reasons = []
+            audit_rows: list[dict[str, Any]] = []
             if customer is None:
-                customer = _new_customer(session, tenant_id=tenant_id, payload=payload)
+                customer = _new_customer(
+                    session, tenant_id=tenant_id, payload=payload, audit_rows=audit_rows
+                )
                 reasons.append(f"new customer {customer.number} from the webshop: check it")
-            site = _new_site(session, tenant_id=tenant_id, customer=customer, address=payload.site)
+            site = _new_site(
+                session,
+                tenant_id=tenant_id,
+                customer=customer,
+                address=payload.site,
+                audit_rows=audit_rows,
+            )
+            audit.record_rows(session, audit_rows)
             order, created = _order(
                 session,
                 tenant_id=tenant_id,
@@ -195,8 +211,10 @@ def take_in_webshop_order(
                 source_ref=source_ref,
                 customer=customer,
                 site=site,
+                material=material,
                 reasons=reasons,
                 dates=dates,
+                source_ref_unused=True,
             )
             if not created:
                 raise _TakenInMeanwhile(order)
@@ -207,6 +225,13 @@ def take_in_webshop_order(
     return order, True
 
 
+def _material(session: Session, *, tenant_id: int, payload: WebshopOrder) -> Material | None:
+    """The active material of the payload's code (None: no code, or an unknown one)."""
+    if payload.material_code is None:
+        return None
+    return repository.material_by_code(session, tenant_id=tenant_id, code=payload.material_code)
+
+
 def _order(
     session: Session,
     *,
@@ -215,19 +240,17 @@ def _order(
     source_ref: str,
     customer: Customer,
     site: Site,
+    material: Material | None,
     reasons: list[str],
     dates: DateBounds | None,
+    source_ref_unused: bool = False,
 ) -> tuple[Order, bool]:
     fields: dict[str, Any] = {}
-    if payload.material_code is not None:
-        material = repository.material_by_code(
-            session, tenant_id=tenant_id, code=payload.material_code
-        )
-        if material is None:
-            reasons = [*reasons, f"unknown material code {payload.material_code!r}"]
-            fields["material"] = payload.material_code
-        else:
-            fields["material_id"] = material.id
+    if material is not None:
+        fields["material_id"] = material.id
+    elif payload.material_code is not None:
+        reasons = [*reasons, f"unknown material code {payload.material_code!r}"]
+        fields["material"] = payload.material_code
     data = OrderCreate(
         customer_id=customer.id,
         order_type=OrderType(payload.order_type),
@@ -246,15 +269,18 @@ def _order(
         source_ref=source_ref,
         review_reasons=reasons,
         dates=dates,
+        source_ref_unused=source_ref_unused,
     )
 
 
-def _new_customer(session: Session, *, tenant_id: int, payload: WebshopOrder) -> Customer:
+def _new_customer(
+    session: Session, *, tenant_id: int, payload: WebshopOrder, audit_rows: list[dict[str, Any]]
+) -> Customer:
+    """A new customer, flagged for review; its audit rows are appended to ``audit_rows``."""
     who = payload.customer
     billing = who.address or payload.site
     customer = Customer(
         tenant_id=tenant_id,
-        number=numbering.next_number(session, tenant_id=tenant_id, purpose="customer"),
         name=who.name,
         email=who.email.lower(),  # as the customers service stores it
         kvk=who.kvk,
@@ -265,10 +291,10 @@ def _new_customer(session: Session, *, tenant_id: int, payload: WebshopOrder) ->
         country=billing.country,
         needs_review=True,
     )
+    customer.number = numbering.next_number(session, tenant_id=tenant_id, purpose="customer")
     session.add(customer)
     session.flush()
-    audit.record_created(
-        session,
+    audit_rows += audit.created_rows(
         customer,
         CUSTOMER_FIELDS,
         tenant_id=tenant_id,
@@ -298,8 +324,14 @@ def _matching_site(
 
 
 def _new_site(
-    session: Session, *, tenant_id: int, customer: Customer, address: WebshopSite
+    session: Session,
+    *,
+    tenant_id: int,
+    customer: Customer,
+    address: WebshopSite,
+    audit_rows: list[dict[str, Any]],
 ) -> Site:
+    """A new site of the customer; its audit rows are appended to ``audit_rows``."""
     site = Site(
         tenant_id=tenant_id,
         name=(address.name or f"{address.street}, {address.city}")[:200],
@@ -313,8 +345,8 @@ def _new_site(
     )
     session.add(site)
     session.flush()
-    audit.record_created(
-        session, site, SITE_FIELDS, tenant_id=tenant_id, entity="site", reason="webshop order"
+    audit_rows += audit.created_rows(
+        site, SITE_FIELDS, tenant_id=tenant_id, entity="site", reason="webshop order"
     )
     return site
 

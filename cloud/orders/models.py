@@ -50,10 +50,12 @@ class Order(Base):
         UniqueConstraint("tenant_id", "number"),
         UniqueConstraint("tenant_id", "source_ref"),
         # Keyset paging (``cloud.orders.repository``): every list is ``ORDER BY id DESC``
-        # within a tenant, so each filter the list offers has an index ending in ``id``.
+        # within a tenant, so each filter the list offers has an index ending in ``id``; a
+        # list filtered by requested date is ``ORDER BY requested_date DESC, id DESC``.
         Index("ix_orders_tenant_id_id", "tenant_id", "id"),
         Index("ix_orders_tenant_status_id", "tenant_id", "status", "id"),
         Index("ix_orders_tenant_customer_id", "tenant_id", "customer_id", "id"),
+        Index("ix_orders_tenant_customer_status_id", "tenant_id", "customer_id", "status", "id"),
         Index("ix_orders_tenant_requested_date", "tenant_id", "requested_date", "id"),
         # The order bin: unplanned orders by requested date (``repository.bin_page``).
         Index(

@@ -76,3 +76,11 @@ def decode_date_id(list_name: str, cursor: str) -> tuple[date | None, int]:
         if day is None:
             raise BadCursor(list_name)
     return day, _id(list_name, key["id"])
+
+
+def decode_date_key(list_name: str, cursor: str) -> tuple[date, int]:
+    """The (date, id) of a list sorted by a date that is never NULL, then id."""
+    day, id_ = decode_date_id(list_name, cursor)
+    if day is None:
+        raise BadCursor(list_name)
+    return day, id_

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, UnaryExpression, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cloud.customers.models import Customer
@@ -49,6 +50,11 @@ class OrderFilter:
     date_to: date | None = None
     q: str | None = None
 
+    @property
+    def by_date(self) -> bool:
+        """A list narrowed to requested dates is sorted by them (``list_page``)."""
+        return self.date_from is not None or self.date_to is not None
+
     def conditions(self, tenant_id: int) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if self.status is not None:
@@ -83,16 +89,39 @@ def list_page(
     scope: OrderScope,
     filters: OrderFilter = OrderFilter(),
     after_id: int | None = None,
+    after_date: tuple[date, int] | None = None,
     limit: int = 50,
 ) -> list[Order]:
-    """Up to ``limit + 1`` orders ``scope`` allows, newest first (``id`` descending), after
-    the order ``after_id``: keyset paging, so a page deep in the list costs what the first
-    does, and rows inserted meanwhile never shift a page (they are newer than any cursor).
-    The extra row tells the caller there is a next page."""
+    """Up to ``limit + 1`` orders ``scope`` allows, after the last row of the previous page:
+    keyset paging, so a page deep in the list costs what the first does. The extra row tells
+    the caller there is a next page.
+
+    Without a date filter: newest first (``id`` descending), after the order ``after_id``;
+    rows inserted meanwhile never shift a page (they are newer than any cursor). With
+    ``date_from``/``date_to`` (``filters.by_date``): latest requested date first, then
+    ``id`` descending, after the key ``after_date`` (the ``(requested_date, id)`` of the last
+    row), served by ``ix_orders_tenant_requested_date``; the filter leaves out orders
+    without a date, so the key never holds NULL."""
     where = [*scope.conditions(), *filters.conditions(scope.tenant_id)]
-    if after_id is not None:
-        where.append(Order.id < after_id)
-    stmt = select(Order).where(*where).order_by(Order.id.desc()).limit(limit + 1)
+    if filters.by_date:
+        if after_id is not None:
+            raise ValueError("a list filtered by date pages by (requested_date, id)")
+        if after_date is not None:
+            day, id_ = after_date
+            where.append(
+                tuple_(Order.requested_date, Order.id) < tuple_(literal(day), literal(id_))
+            )
+        order_by: tuple[UnaryExpression[Any], ...] = (
+            Order.requested_date.desc(),
+            Order.id.desc(),
+        )
+    else:
+        if after_date is not None:
+            raise ValueError("a list not filtered by date pages by id")
+        if after_id is not None:
+            where.append(Order.id < after_id)
+        order_by = (Order.id.desc(),)
+    stmt = select(Order).where(*where).order_by(*order_by).limit(limit + 1)
     return list(session.scalars(stmt))
 
 

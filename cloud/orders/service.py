@@ -61,6 +61,8 @@ __all__ = [
 
 ENTITY = "order"
 LIST = "orders"
+LIST_BY_DATE = "orders-by-date"
+"""The order list filtered by requested date: sorted, and paged, by that date."""
 BIN = "order-bin"
 OPEN = frozenset({OrderStatus.CREATED.value, OrderStatus.PLANNED.value})
 CORRECTABLE = frozenset({OrderStatus.EXECUTED.value, OrderStatus.READY_FOR_INVOICING.value})
@@ -123,20 +125,24 @@ def create_order_once(
     review_reasons: Sequence[str] = (),
     dates: DateBounds | None = None,
     flag_customer_mismatch: bool = False,
+    source_ref_unused: bool = False,
 ) -> tuple[Order, bool]:
     """A new order in the order bin, and True; or, when the tenant already has an order for
     ``source_ref`` (the channel's idempotency key), that order and False, creating nothing.
 
-    Concurrent callers with one ``source_ref`` make one order: the number series lock
-    serialises them, the order is looked up again under it, and the unique constraint on
-    ``(tenant_id, source_ref)`` backs that up (the insert runs in a savepoint; on a conflict
-    the other order is read back). Either way the number taken is handed back: gapless.
+    Concurrent callers with one ``source_ref`` make one order: it is looked up again right
+    before the number is taken, and the unique constraint on ``(tenant_id, source_ref)``
+    decides a closer race (the insert runs in a savepoint; on a conflict the savepoint is
+    rolled back, handing the number back, gapless, and the other order is read back). The
+    number is taken last, so the series lock (held to COMMIT) covers few statements.
+    ``source_ref_unused``: the caller has just looked ``source_ref`` up in this transaction
+    and found no order (saves the first look-up).
 
     ``dates``: the range a client may ask for (the API passes it; intake from devices records
     the date the weighing happened). ``flag_customer_mismatch``: a site or vehicle of another
     customer becomes a review reason instead of a refusal (facts from devices)."""
     source = OrderSource(source)
-    if source_ref is not None:
+    if source_ref is not None and not source_ref_unused:
         existing = repository.by_source_ref(session, tenant_id=tenant_id, source_ref=source_ref)
         if existing is not None:
             return existing, False
@@ -156,6 +162,15 @@ def create_order_once(
     reasons = [*review_reasons, *(mismatches or ())]
     try:
         with session.begin_nested():
+            if source_ref is not None:
+                # Again, after the checks and before the number is taken (not under its
+                # lock: it is held to COMMIT). An order committed meanwhile is seen here; the
+                # unique constraint decides a closer race.
+                there = repository.by_source_ref(
+                    session, tenant_id=tenant_id, source_ref=source_ref
+                )
+                if there is not None:
+                    raise _AlreadyThere(there)
             order = _insert(
                 session,
                 tenant_id=tenant_id,
@@ -191,15 +206,11 @@ def _insert(
     by_user_id: int | None,
     by_device_id: str | None,
 ) -> Order:
-    number = next_order_number(session, tenant_id=tenant_id)
-    if source_ref is not None:
-        # Under the series lock: an order another transaction committed meanwhile is seen.
-        there = repository.by_source_ref(session, tenant_id=tenant_id, source_ref=source_ref)
-        if there is not None:
-            raise _AlreadyThere(there)
+    """The order, its status row, lines and audit. Everything is checked before: the number
+    is taken last, right before the order's INSERT, because it locks the tenant's series
+    until COMMIT (every other order of the tenant waits for it)."""
     order = Order(
         tenant_id=tenant_id,
-        number=number,
         source=source.value,
         source_ref=source_ref,
         status=OrderStatus.CREATED.value,
@@ -208,9 +219,11 @@ def _insert(
         created_by_user_id=by_user_id,
         **values,
     )
+    order.number = next_order_number(session, tenant_id=tenant_id)
     session.add(order)
     session.flush()
     why = f"created ({source.value})"
+    # The status row first: the history shows the creation before its fields.
     session.add(
         OrderStatusChange(
             tenant_id=tenant_id,
@@ -222,25 +235,29 @@ def _insert(
             reason=why,
         )
     )
-    session.flush()  # the status row first: the history shows the creation before its fields
     _add_lines(session, order=order, lines=lines)
+    session.flush()
     created: list[tuple[object, tuple[str, ...]]] = [
         (order, ("number", "source", "source_ref", *ORDER_FIELDS))
     ]
     if lines:
         created.append((SimpleNamespace(id=order.id, lines=_line_snapshot(lines)), ("lines",)))
-    for obj, fields in created:
-        audit.record_created(
-            session,
-            obj,
-            fields,
-            tenant_id=tenant_id,
-            entity=ENTITY,
-            by_user_id=by_user_id,
-            by_device_id=by_device_id,
-            reason=why,
-        )
-    session.flush()
+    audit.record_rows(  # one INSERT for all the fields (and the lines)
+        session,
+        [
+            row
+            for obj, fields in created
+            for row in audit.created_rows(
+                obj,
+                fields,
+                tenant_id=tenant_id,
+                entity=ENTITY,
+                by_user_id=by_user_id,
+                by_device_id=by_device_id,
+                reason=why,
+            )
+        ],
+    )
     return order
 
 
@@ -448,8 +465,9 @@ def list_orders(
     after: str | None = None,
     limit: int = 50,
 ) -> OrderPage:
-    """A page of the orders ``scope`` may see, newest first; ``after`` is the ``next`` of
-    the previous page. No count and no offset: every page costs the same."""
+    """A page of the orders ``scope`` may see, newest first (with a date filter: latest
+    requested date first); ``after`` is the ``next`` of the previous page, refused (422) by
+    a list of the other sort order. No count and no offset: every page costs the same."""
     if filters.customer_id is not None:
         resolve(
             session,
@@ -458,16 +476,28 @@ def list_orders(
             id_=filters.customer_id,
             tenant_id=scope.tenant_id,
         )
-    after_id = paging.decode_id(LIST, after) if after else None
+    after_id = after_date = None
+    if filters.by_date:
+        after_date = paging.decode_date_key(LIST_BY_DATE, after) if after else None
+    else:
+        after_id = paging.decode_id(LIST, after) if after else None
     rows = repository.list_page(
-        session, scope=scope, filters=filters, after_id=after_id, limit=limit
-    )
-    page, more = rows[:limit], len(rows) > limit
-    return OrderPage(
-        items=to_summaries(session, page),
-        next=paging.encode_id(LIST, page[-1].id) if more and page else None,
+        session,
+        scope=scope,
+        filters=filters,
+        after_id=after_id,
+        after_date=after_date,
         limit=limit,
     )
+    page, more = rows[:limit], len(rows) > limit
+    next_ = None
+    if more and page:
+        last = page[-1]
+        if filters.by_date:
+            next_ = paging.encode_date_id(LIST_BY_DATE, last.requested_date, last.id)
+        else:
+            next_ = paging.encode_id(LIST, last.id)
+    return OrderPage(items=to_summaries(session, page), next=next_, limit=limit)
 
 
 def order_bin(
