@@ -11,11 +11,12 @@ from cloud.articles import repository
 from cloud.articles.errors import ArticleExists, ArticleNotFound, VatRateInvalid
 from cloud.articles.models import VAT_RATES, Article
 from cloud.articles.schemas import ArticleCreate, ArticleRead, ArticleUpdate
-from cloud.audit import service as audit
 from cloud.audit.models import FieldChange
+from cloud.crud import Entity
 
 ARTICLE = "article"
 """Entity name in the audit trail."""
+ARTICLES = Entity(Article, entity=ARTICLE, what="article", not_found=ArticleNotFound)
 
 
 def vat_rate_for(category: str, rate: Decimal | None, *, current: Decimal | None = None) -> Decimal:
@@ -46,19 +47,11 @@ def create_article(
     state["vat_rate"] = vat_rate_for(data.vat_category, data.vat_rate)
     _check_code(session, tenant_id=tenant_id, code=data.code, article_id=None)
     article = Article(tenant_id=tenant_id, **state)
-    session.add(article)
-    session.flush()
-    audit.record_created(
-        session, article, list(state), tenant_id=tenant_id, entity=ARTICLE, by_user_id=by_user_id
-    )
-    return article
+    return ARTICLES.add(session, article, state, tenant_id=tenant_id, by_user_id=by_user_id)
 
 
 def get_article(session: Session, *, tenant_id: int, article_id: int) -> Article:
-    article = repository.get(session, tenant_id=tenant_id, article_id=article_id)
-    if article is None:
-        raise ArticleNotFound(f"article {article_id} not found")
-    return article
+    return ARTICLES.get(session, tenant_id=tenant_id, id_=article_id)
 
 
 def update_article(
@@ -79,17 +72,9 @@ def update_article(
         )
     if "code" in changes:
         _check_code(session, tenant_id=tenant_id, code=changes["code"], article_id=article.id)
-    audit.apply_changes(
-        session,
-        article,
-        changes,
-        tenant_id=tenant_id,
-        entity=ARTICLE,
-        by_user_id=by_user_id,
-        reason=reason,
+    return ARTICLES.change(
+        session, article, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=reason
     )
-    session.flush()
-    return article
 
 
 def list_articles(
@@ -102,12 +87,14 @@ def list_articles(
     active: bool | None = None,
 ) -> tuple[list[Article], int | None]:
     """A page of articles by id, and the ``after`` of the next page (None: the last)."""
-    rows = list(
-        repository.page(
-            session, tenant_id=tenant_id, after=after, limit=limit + 1, q=q, active=active
-        )
+    return ARTICLES.page(
+        session,
+        tenant_id=tenant_id,
+        after=after,
+        limit=limit,
+        search=repository.search(q),
+        active=active,
     )
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def articles_read(articles: Sequence[Article]) -> list[ArticleRead]:
@@ -115,5 +102,4 @@ def articles_read(articles: Sequence[Article]) -> list[ArticleRead]:
 
 
 def article_history(session: Session, *, tenant_id: int, article_id: int) -> list[FieldChange]:
-    get_article(session, tenant_id=tenant_id, article_id=article_id)
-    return audit.history(session, tenant_id=tenant_id, entity=ARTICLE, entity_id=article_id)
+    return ARTICLES.history(session, tenant_id=tenant_id, id_=article_id)

@@ -4,66 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from cloud.containers.models import Container
+from cloud.crud import contains, find_in_tenant
 from cloud.customers.models import Site
 from cloud.fleet.models import Vehicle
 
 
-def get(session: Session, *, tenant_id: int, container_id: int) -> Container | None:
-    return session.scalar(
-        select(Container).where(Container.tenant_id == tenant_id, Container.id == container_id)
-    )
-
-
 def with_number(session: Session, *, tenant_id: int, number: str) -> Container | None:
-    return session.scalar(
-        select(Container).where(Container.tenant_id == tenant_id, Container.number == number)
-    )
+    return find_in_tenant(session, Container, tenant_id=tenant_id, number=number)
 
 
 def with_tag(session: Session, *, tenant_id: int, rfid_tag: str) -> Container | None:
-    return session.scalar(
-        select(Container).where(Container.tenant_id == tenant_id, Container.rfid_tag == rfid_tag)
-    )
+    return find_in_tenant(session, Container, tenant_id=tenant_id, rfid_tag=rfid_tag)
 
 
-def page(
-    session: Session,
-    *,
-    tenant_id: int,
-    after: int | None,
-    limit: int,
-    q: str | None = None,
-    active: bool | None = None,
-    site_id: int | None = None,
-    vehicle_id: int | None = None,
-    location_kind: str | None = None,
-) -> Sequence[Container]:
-    """Keyset paging by id: the ``limit`` containers after ``after``."""
-    stmt = select(Container).where(Container.tenant_id == tenant_id)
-    if after is not None:
-        stmt = stmt.where(Container.id > after)
-    if q:
-        needle = q.lower()
-        stmt = stmt.where(
-            or_(
-                func.lower(Container.number).contains(needle, autoescape=True),
-                func.lower(Container.container_type).contains(needle, autoescape=True),
-                func.lower(Container.rfid_tag).contains(needle, autoescape=True),
-            )
-        )
-    if active is not None:
-        stmt = stmt.where(Container.is_active.is_(active))
-    if site_id is not None:
-        stmt = stmt.where(Container.site_id == site_id)
-    if vehicle_id is not None:
-        stmt = stmt.where(Container.vehicle_id == vehicle_id)
-    if location_kind is not None:
-        stmt = stmt.where(Container.location_kind == location_kind)
-    return session.scalars(stmt.order_by(Container.id).limit(limit)).all()
+def search(q: str | None) -> list[ColumnElement[bool]]:
+    """What a container search ``q`` matches: the number, the type or the RFID tag."""
+    if not q:
+        return []
+    return [
+        contains(column, q)
+        for column in (Container.number, Container.container_type, Container.rfid_tag)
+    ]
 
 
 def standing_at_site(

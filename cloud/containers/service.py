@@ -15,6 +15,7 @@ from cloud.containers import repository
 from cloud.containers.errors import ContainerExists, ContainerLocationInvalid, ContainerNotFound
 from cloud.containers.models import Container
 from cloud.containers.schemas import ContainerCreate, ContainerRead, ContainerUpdate
+from cloud.crud import Entity, merged_state
 from cloud.customers.models import Site
 from cloud.db import utcnow
 from cloud.fleet.models import Vehicle
@@ -22,6 +23,7 @@ from cloud.references import resolve, resolve_optional
 
 CONTAINER = "container"
 """Entity name in the audit trail."""
+CONTAINERS = Entity(Container, entity=CONTAINER, what="container", not_found=ContainerNotFound)
 
 YARD_SITE_KINDS = ("own_yard", "weighbridge")
 PLACE, EXCHANGE, COLLECT = "container_place", "container_exchange", "container_collect"
@@ -102,24 +104,11 @@ def create_container(
     if state["located_since"] is None and state["location_kind"] != "unknown":
         state["located_since"] = utcnow()
     container = Container(tenant_id=tenant_id, **state)
-    session.add(container)
-    session.flush()
-    audit.record_created(
-        session,
-        container,
-        list(state),
-        tenant_id=tenant_id,
-        entity=CONTAINER,
-        by_user_id=by_user_id,
-    )
-    return container
+    return CONTAINERS.add(session, container, state, tenant_id=tenant_id, by_user_id=by_user_id)
 
 
 def get_container(session: Session, *, tenant_id: int, container_id: int) -> Container:
-    container = repository.get(session, tenant_id=tenant_id, container_id=container_id)
-    if container is None:
-        raise ContainerNotFound(f"container {container_id} not found")
-    return container
+    return CONTAINERS.get(session, tenant_id=tenant_id, id_=container_id)
 
 
 def update_container(
@@ -138,23 +127,15 @@ def update_container(
     if "location_kind" in changes:
         for field in ("site_id", "vehicle_id"):
             changes.setdefault(field, None)
-    state = {f: getattr(container, f) for f in ContainerCreate.model_fields} | changes
+    state = merged_state(container, ContainerCreate, changes)
     _check_location(session, tenant_id=tenant_id, state=state, changed=set(changes))
     _check_unique(session, tenant_id=tenant_id, state=state, container_id=container.id)
     moved = any(f in changes and changes[f] != getattr(container, f) for f in LOCATION_FIELDS)
     if moved and "located_since" not in changes:
         changes["located_since"] = None if state["location_kind"] == "unknown" else utcnow()
-    audit.apply_changes(
-        session,
-        container,
-        changes,
-        tenant_id=tenant_id,
-        entity=CONTAINER,
-        by_user_id=by_user_id,
-        reason=reason,
+    return CONTAINERS.change(
+        session, container, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=reason
     )
-    session.flush()
-    return container
 
 
 def list_containers(
@@ -173,20 +154,15 @@ def list_containers(
     ``after`` of the next page (None: the last). Filter ids must be the tenant's (422)."""
     resolve_optional(session, Site, field="site_id", id_=site_id, tenant_id=tenant_id)
     resolve_optional(session, Vehicle, field="vehicle_id", id_=vehicle_id, tenant_id=tenant_id)
-    rows = list(
-        repository.page(
-            session,
-            tenant_id=tenant_id,
-            after=after,
-            limit=limit + 1,
-            q=q,
-            active=active,
-            site_id=site_id,
-            vehicle_id=vehicle_id,
-            location_kind=location_kind,
-        )
+    return CONTAINERS.page(
+        session,
+        tenant_id=tenant_id,
+        after=after,
+        limit=limit,
+        search=repository.search(q),
+        active=active,
+        filters={"site_id": site_id, "vehicle_id": vehicle_id, "location_kind": location_kind},
     )
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def containers_read(containers: Sequence[Container]) -> list[ContainerRead]:
@@ -194,8 +170,7 @@ def containers_read(containers: Sequence[Container]) -> list[ContainerRead]:
 
 
 def container_history(session: Session, *, tenant_id: int, container_id: int) -> list[FieldChange]:
-    get_container(session, tenant_id=tenant_id, container_id=container_id)
-    return audit.history(session, tenant_id=tenant_id, entity=CONTAINER, entity_id=container_id)
+    return CONTAINERS.history(session, tenant_id=tenant_id, id_=container_id)
 
 
 # --- moves by orders ---------------------------------------------------------------------
@@ -316,7 +291,7 @@ def move_for_order(session: Session, *, order: Order, at: datetime) -> list[str]
     if order.container_id is None:
         return []
     move = _Move(session, order, at)
-    container = repository.get(session, tenant_id=order.tenant_id, container_id=order.container_id)
+    container = CONTAINERS.find(session, tenant_id=order.tenant_id, id_=order.container_id)
     if container is None:
         return [f"container {order.container_id} of order {order.number} does not exist"]
     kind = order.order_type

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, se
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cloud.crud import find_in_tenant
 from cloud.customers.models import Customer, Site
 
 
@@ -28,6 +29,12 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _matching(q: str, *columns: Any) -> ColumnElement[bool]:
+    """One of ``columns`` holds ``q``, in any case (``%`` and ``_`` in it are plain)."""
+    pattern = _like(q)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
 def _after(stmt: Select[Any], model: Any, *, sort: str, after: Keyset | None) -> Select[Any]:
     if sort == "name":
         if after is not None and after.name is not None:
@@ -40,16 +47,8 @@ def _after(stmt: Select[Any], model: Any, *, sort: str, after: Keyset | None) ->
     return stmt.order_by(model.id)
 
 
-def get_customer(session: Session, *, tenant_id: int, customer_id: int) -> Customer | None:
-    return session.scalar(
-        select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
-    )
-
-
 def customer_by_number(session: Session, *, tenant_id: int, number: str) -> Customer | None:
-    return session.scalar(
-        select(Customer).where(Customer.tenant_id == tenant_id, Customer.number == number)
-    )
+    return find_in_tenant(session, Customer, tenant_id=tenant_id, number=number)
 
 
 def customer_ids_by_number(
@@ -79,14 +78,7 @@ def page_customers(
 ) -> list[Customer]:
     stmt = select(Customer).where(Customer.tenant_id == tenant_id)
     if q:
-        pattern = _like(q)
-        stmt = stmt.where(
-            or_(
-                Customer.number.ilike(pattern, escape="\\"),
-                Customer.name.ilike(pattern, escape="\\"),
-                Customer.city.ilike(pattern, escape="\\"),
-            )
-        )
+        stmt = stmt.where(_matching(q, Customer.number, Customer.name, Customer.city))
     if active is not None:
         stmt = stmt.where(Customer.is_active.is_(active))
     if needs_review is not None:
@@ -118,16 +110,10 @@ def find_for_intake(
     return matches[0] if matches else None
 
 
-def get_site(session: Session, *, tenant_id: int, site_id: int) -> Site | None:
-    return session.scalar(select(Site).where(Site.tenant_id == tenant_id, Site.id == site_id))
-
-
 def site_with_processor_number(
     session: Session, *, tenant_id: int, processor_number: str
 ) -> Site | None:
-    return session.scalar(
-        select(Site).where(Site.tenant_id == tenant_id, Site.processor_number == processor_number)
-    )
+    return find_in_tenant(session, Site, tenant_id=tenant_id, processor_number=processor_number)
 
 
 def processor_numbers(session: Session, *, tenant_id: int) -> dict[str, int]:
@@ -158,15 +144,7 @@ def page_sites(
     if kind is not None:
         stmt = stmt.where(Site.kind == kind)
     if q:
-        pattern = _like(q)
-        stmt = stmt.where(
-            or_(
-                Site.name.ilike(pattern, escape="\\"),
-                Site.city.ilike(pattern, escape="\\"),
-                Site.street.ilike(pattern, escape="\\"),
-                Site.processor_number.ilike(pattern, escape="\\"),
-            )
-        )
+        stmt = stmt.where(_matching(q, Site.name, Site.city, Site.street, Site.processor_number))
     if active is not None:
         stmt = stmt.where(Site.is_active.is_(active))
     stmt = _after(stmt, Site, sort=sort, after=after)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from cloud.audit import service as audit
 from cloud.audit.models import FieldChange
+from cloud.crud import Entity
 from cloud.customers import repository
 from cloud.customers.errors import (
     BadCursor,
@@ -72,6 +73,9 @@ CUSTOMER_ENTITY = "customer"
 SITE_ENTITY = "site"
 NUMBER_PURPOSE = "customer"
 """The number series that numbers customers created without a number."""
+
+CUSTOMERS = Entity(Customer, entity=CUSTOMER_ENTITY, what="customer", not_found=CustomerNotFound)
+SITES = Entity(Site, entity=SITE_ENTITY, what="site", not_found=SiteNotFound)
 
 CUSTOMER_FIELDS = ("number", *(f for f in CustomerCreate.model_fields if f != "number"))
 SITE_FIELDS = tuple(SiteCreate.model_fields)
@@ -127,10 +131,7 @@ def _page(rows: Sequence[Customer | Site], *, sort: str, limit: int) -> str | No
 
 
 def get_customer(session: Session, *, tenant_id: int, customer_id: int) -> Customer:
-    customer = repository.get_customer(session, tenant_id=tenant_id, customer_id=customer_id)
-    if customer is None:
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    return customer
+    return CUSTOMERS.get(session, tenant_id=tenant_id, id_=customer_id)
 
 
 def _free_number(
@@ -161,18 +162,14 @@ def add_customer(
     elif repository.customer_by_number(session, tenant_id=tenant_id, number=values["number"]):
         raise CustomerNumberTaken(f"customer number {values['number']!r} is taken")
     customer = Customer(tenant_id=tenant_id, **values)
-    session.add(customer)
-    session.flush()
-    audit.record_created(
+    return CUSTOMERS.add(
         session,
         customer,
         CUSTOMER_FIELDS,
         tenant_id=tenant_id,
-        entity=CUSTOMER_ENTITY,
         by_user_id=by_user_id,
         reason=reason,
     )
-    return customer
 
 
 def create_customer(
@@ -280,17 +277,9 @@ def update_customer(
         raise InvalidCustomer(str(exc)) from None
     if customer.is_cash and changes.get("is_active") is False:
         raise InvalidCustomer("is_active: the cash customer takes walk-in weighings")
-    audit.apply_changes(
-        session,
-        customer,
-        changes,
-        tenant_id=tenant_id,
-        entity=CUSTOMER_ENTITY,
-        by_user_id=by_user_id,
-        reason=data.reason,
+    return CUSTOMERS.change(
+        session, customer, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=data.reason
     )
-    session.flush()
-    return customer
 
 
 def deactivate_customer(
@@ -336,9 +325,7 @@ def list_customers(
 
 
 def customer_history(session: Session, *, tenant_id: int, customer_id: int) -> list[FieldChange]:
-    get_customer(session, tenant_id=tenant_id, customer_id=customer_id)
-    return audit.history(session, tenant_id=tenant_id, entity=CUSTOMER_ENTITY,
-                         entity_id=customer_id)  # fmt: skip
+    return CUSTOMERS.history(session, tenant_id=tenant_id, id_=customer_id)
 
 
 def cash_customer(session: Session, *, tenant_id: int) -> Customer:
@@ -354,14 +341,11 @@ def cash_customer(session: Session, *, tenant_id: int) -> Customer:
             is_cash=True,
             payment_terms_days=0,
         )
-        session.add(customer)
-        session.flush()
-        audit.record_created(
+        CUSTOMERS.add(
             session,
             customer,
             CUSTOMER_FIELDS,
             tenant_id=tenant_id,
-            entity=CUSTOMER_ENTITY,
             reason="cash customer for walk-ins and unknown vehicles (made on first use)",
         )
     return customer
@@ -381,10 +365,7 @@ def find_customer_for_intake(
 
 
 def get_site(session: Session, *, tenant_id: int, site_id: int) -> Site:
-    site = repository.get_site(session, tenant_id=tenant_id, site_id=site_id)
-    if site is None:
-        raise SiteNotFound(f"site {site_id} not found")
-    return site
+    return SITES.get(session, tenant_id=tenant_id, id_=site_id)
 
 
 def _check_processor_number(
@@ -413,18 +394,9 @@ def add_site(
         resolve(session, Customer, field="customer_id", id_=data.customer_id, tenant_id=tenant_id)
     _check_processor_number(session, tenant_id=tenant_id, number=data.processor_number)
     site = Site(tenant_id=tenant_id, **_plain(data.model_dump()))
-    session.add(site)
-    session.flush()
-    audit.record_created(
-        session,
-        site,
-        SITE_FIELDS,
-        tenant_id=tenant_id,
-        entity=SITE_ENTITY,
-        by_user_id=by_user_id,
-        reason=reason,
+    return SITES.add(
+        session, site, SITE_FIELDS, tenant_id=tenant_id, by_user_id=by_user_id, reason=reason
     )
-    return site
 
 
 def add_sites(
@@ -474,17 +446,9 @@ def update_site(
     _check_processor_number(
         session, tenant_id=tenant_id, number=changes.get("processor_number"), site_id=site.id
     )
-    audit.apply_changes(
-        session,
-        site,
-        changes,
-        tenant_id=tenant_id,
-        entity=SITE_ENTITY,
-        by_user_id=by_user_id,
-        reason=data.reason,
+    return SITES.change(
+        session, site, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=data.reason
     )
-    session.flush()
-    return site
 
 
 def deactivate_site(
@@ -550,5 +514,4 @@ def sites_of_customer(
 
 
 def site_history(session: Session, *, tenant_id: int, site_id: int) -> list[FieldChange]:
-    get_site(session, tenant_id=tenant_id, site_id=site_id)
-    return audit.history(session, tenant_id=tenant_id, entity=SITE_ENTITY, entity_id=site_id)
+    return SITES.history(session, tenant_id=tenant_id, id_=site_id)

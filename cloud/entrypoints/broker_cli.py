@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cloud.entrypoints.common import cli_session
 from cloud.settings import get_settings
 
 broker_app = typer.Typer(no_args_is_help=True, help="Mosquitto authentication and ACLs")
@@ -58,29 +59,20 @@ def broker_config(
         summary,
         write_broker_config,
     )
-    from cloud.db import make_engine, make_sessionmaker, transaction
-    from cloud.errors import AppError
 
     settings = get_settings()
     username = settings.mqtt_username or DEFAULT_INGEST_USERNAME
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-    engine = make_engine(settings.sqlalchemy_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            config = build_broker_config(
-                session,
-                out=out,
-                ingest_username=username,
-                ingest_password=password,
-                devices=Listener(port, bind, certfile=tls_cert, keyfile=tls_key),
-                service=Listener(service_port, service_bind) if service_port else None,
-                dynsec_plugin=dynsec_plugin,
-            )
-    except AppError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
+    with cli_session(error_name=False) as session:
+        config = build_broker_config(
+            session,
+            out=out,
+            ingest_username=username,
+            ingest_password=password,
+            devices=Listener(port, bind, certfile=tls_cert, keyfile=tls_key),
+            service=Listener(service_port, service_bind) if service_port else None,
+            dynsec_plugin=dynsec_plugin,
+        )
     write_broker_config(config, owner=owner)
     for line in summary(config):
         typer.echo(line)

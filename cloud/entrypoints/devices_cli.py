@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from cloud.entrypoints.common import cli_session, settings_engine
 from cloud.settings import get_settings
 
 device_app = typer.Typer(no_args_is_help=True, help="Edge devices and their credentials")
@@ -19,23 +17,6 @@ device_app = typer.Typer(no_args_is_help=True, help="Edge devices and their cred
 class Kind(StrEnum):
     weighbridge = "weighbridge"
     truck = "truck"
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction; domain errors become a one-line message and exit code 1."""
-    from cloud.db import make_engine, make_sessionmaker, transaction
-    from cloud.errors import AppError
-
-    engine = make_engine(get_settings().sqlalchemy_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            yield session
-    except AppError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
 
 
 def _reserved() -> set[str]:
@@ -63,7 +44,7 @@ def add(
     from cloud.tenancy.service import get_tenant_by_slug
     from protocols.normalize import plate_key
 
-    with _session() as s:
+    with cli_session() as s:
         tenant_id = get_tenant_by_slug(s, slug=tenant).id
         vehicle_id = None
         if vehicle_plate:
@@ -95,7 +76,7 @@ def rotate(device_id: Annotated[str, typer.Argument(help="device id")]) -> None:
     """Issue a new broker password (printed once); the old one stops at the next broker restart."""
     from cloud.devices.service import rotate_credentials
 
-    with _session() as s:
+    with cli_session() as s:
         password = rotate_credentials(s, device_id=device_id)
     typer.echo(f"device: {device_id}\npassword: {password}")
     _reload_hint()
@@ -109,7 +90,7 @@ def revoke(
     """Revoke a device for good: it leaves the password file and the ACL."""
     from cloud.devices.service import revoke_device
 
-    with _session() as s:
+    with cli_session() as s:
         device = revoke_device(s, device_id=device_id, reason=reason)
         at = device.revoked_at
     typer.echo(f"device {device_id} revoked at {at.isoformat() if at else '?'}: {reason}")
@@ -126,7 +107,7 @@ def list_(
     from cloud.devices.service import presence
     from cloud.tenancy.models import Tenant
 
-    with _session() as s:
+    with cli_session() as s:
         stmt = select(Device, Tenant.slug).join(Tenant, Tenant.id == Device.tenant_id)
         if tenant is not None:
             stmt = stmt.where(Tenant.slug == tenant)
@@ -157,13 +138,9 @@ def retention(
     """Drop old measurements and positions (TimescaleDB chunks, or rows on SQLite)."""
     from datetime import timedelta
 
-    from cloud.db import make_engine
     from cloud.measurements.retention import apply_retention, retention_unit
 
-    engine = make_engine(get_settings().sqlalchemy_url)
-    try:
+    with settings_engine() as engine:
         removed = apply_retention(engine, older_than=timedelta(days=older_than_days))
         unit = retention_unit(engine)
-    finally:
-        engine.dispose()
     typer.echo(f"removed {removed} {unit} older than {older_than_days} days")

@@ -8,16 +8,14 @@ it with ``tail -n 1``. Errors go to stderr as one line, with exit code 1."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import structlog
 import typer
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
 
-from cloud.settings import get_settings
+from cloud.entrypoints.common import cli_session
 from cloud.tenancy import service
 from cloud.tenancy.schemas import TenantCreate, UserCreate, UserUpdate
 
@@ -66,23 +64,6 @@ def _problem(loc: tuple[int | str, ...], msg: str) -> str:
     return f"{_OPTION.get(field, '--' + field.replace('_', '-'))}: {msg}"
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back on an error. Domain errors
-    become one line on stderr and exit code 1."""
-    from cloud.db import make_engine, make_sessionmaker, transaction
-    from cloud.errors import AppError
-
-    engine = make_engine(get_settings().sqlalchemy_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            yield session
-    except AppError as exc:
-        raise _fail(f"{type(exc).__name__}: {exc.detail}") from None
-    finally:
-        engine.dispose()
-
-
 Tenant = Annotated[str, typer.Option(help="the tenant's slug")]
 Email = Annotated[str, typer.Option(help="the user's e-mail address (the login)")]
 
@@ -94,7 +75,7 @@ def tenant_create(
 ) -> None:
     """Create a tenant (a company). Add its first owner with `oms user add --role owner`."""
     data = _validated(lambda: TenantCreate(slug=slug, name=name))
-    with _session() as s:
+    with cli_session() as s:
         tenant = service.create_tenant(s, slug=data.slug, name=data.name)
         tenant_id = tenant.id
     typer.echo(f"tenant {data.slug} created (id {tenant_id}): {data.name}")
@@ -103,7 +84,7 @@ def tenant_create(
 @tenant_app.command("list")
 def tenant_list() -> None:
     """The tenants on this system."""
-    with _session() as s:
+    with cli_session() as s:
         rows = [(t.id, t.slug, t.name) for t in service.list_tenants(s)]
     for id_, slug, name in rows:
         typer.echo(f"{id_}\t{slug}\t{name}")
@@ -124,7 +105,7 @@ def user_add(
     locale: Annotated[str, typer.Option(help="language of the web pages: nl or en")] = "nl",
 ) -> None:
     """Add a user with a generated password, printed once on the last line."""
-    with _session() as s:
+    with cli_session() as s:
         tenant_row = service.get_tenant_by_slug(s, slug=tenant)
         customer_id = (
             service.customer_id_for_number(s, tenant_id=tenant_row.id, number=customer)
@@ -161,7 +142,7 @@ def user_add(
 @user_app.command("disable")
 def user_disable(tenant: Tenant, email: Email) -> None:
     """Disable a user: no more logins, and its tokens stop working at once."""
-    with _session() as s:
+    with cli_session() as s:
         tenant_row = service.get_tenant_by_slug(s, slug=tenant)
         user = service.get_user_by_email(s, tenant_id=tenant_row.id, email=email)
         service.disable_user(s, tenant_id=tenant_row.id, user_id=user.id)
@@ -172,7 +153,7 @@ def user_disable(tenant: Tenant, email: Email) -> None:
 @user_app.command("enable")
 def user_enable(tenant: Tenant, email: Email) -> None:
     """Let a disabled user log in again (with its password as it was)."""
-    with _session() as s:
+    with cli_session() as s:
         tenant_row = service.get_tenant_by_slug(s, slug=tenant)
         user = service.get_user_by_email(s, tenant_id=tenant_row.id, email=email)
         service.update_user(
@@ -186,7 +167,7 @@ def user_enable(tenant: Tenant, email: Email) -> None:
 def user_reset_password(tenant: Tenant, email: Email) -> None:
     """Give a user a new generated password, printed once on the last line. Every login the
     user had ends."""
-    with _session() as s:
+    with cli_session() as s:
         tenant_row = service.get_tenant_by_slug(s, slug=tenant)
         user = service.get_user_by_email(s, tenant_id=tenant_row.id, email=email)
         password = service.reset_password(s, tenant_id=tenant_row.id, user_id=user.id)
@@ -199,7 +180,7 @@ def user_reset_password(tenant: Tenant, email: Email) -> None:
 @user_app.command("list")
 def user_list(tenant: Tenant) -> None:
     """The tenant's users: e-mail, name, roles, active or disabled, customer number."""
-    with _session() as s:
+    with cli_session() as s:
         tenant_row = service.get_tenant_by_slug(s, slug=tenant)
         users = service.list_users(s, tenant_id=tenant_row.id)
         numbers = service.customer_numbers(

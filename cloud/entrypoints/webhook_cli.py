@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from cloud.settings import get_settings
+from cloud.entrypoints.common import cli_session
 
 app = typer.Typer(no_args_is_help=True, help="The webshop webhook and its signing secret")
 
@@ -17,23 +14,6 @@ app = typer.Typer(no_args_is_help=True, help="The webshop webhook and its signin
 @app.callback()
 def main() -> None:
     """The webshop webhook and its signing secret."""
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction; domain errors become a one-line message and exit code 1."""
-    from cloud.db import make_engine, make_sessionmaker, transaction
-    from cloud.errors import AppError
-
-    engine = make_engine(get_settings().sqlalchemy_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            yield session
-    except AppError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
 
 
 @app.command("secret")
@@ -49,7 +29,7 @@ def secret(
     from cloud.intake import service
     from cloud.tenancy.service import get_tenant_by_slug
 
-    with _session() as s:
+    with cli_session() as s:
         tenant_id = get_tenant_by_slug(s, slug=tenant).id
         if rotate:
             value = service.rotate_secret(s, tenant_id=tenant_id, now=utcnow())

@@ -4,61 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from cloud.crud import contains, find_in_tenant
 from cloud.devices.models import Device
 from cloud.fleet.models import Driver, Vehicle
 from cloud.tenancy.models import User, UserRole
 from protocols.normalize import plate_key
 
 
-def get_vehicle(session: Session, *, tenant_id: int, vehicle_id: int) -> Vehicle | None:
-    return session.scalar(
-        select(Vehicle).where(Vehicle.tenant_id == tenant_id, Vehicle.id == vehicle_id)
-    )
-
-
 def vehicle_with_plate(session: Session, *, tenant_id: int, key: str) -> Vehicle | None:
-    return session.scalar(
-        select(Vehicle).where(Vehicle.tenant_id == tenant_id, Vehicle.plate_key == key)
-    )
+    return find_in_tenant(session, Vehicle, tenant_id=tenant_id, plate_key=key)
 
 
 def vehicle_with_card(session: Session, *, tenant_id: int, rfid_card: str) -> Vehicle | None:
-    return session.scalar(
-        select(Vehicle).where(Vehicle.tenant_id == tenant_id, Vehicle.rfid_card == rfid_card)
-    )
+    return find_in_tenant(session, Vehicle, tenant_id=tenant_id, rfid_card=rfid_card)
 
 
-def _contains(column: ColumnElement[str] | object, q: str) -> ColumnElement[bool]:
-    return func.lower(column).contains(q.lower(), autoescape=True)
-
-
-def vehicles_page(
-    session: Session,
-    *,
-    tenant_id: int,
-    after: int | None,
-    limit: int,
-    q: str | None = None,
-    active: bool | None = None,
-    kind: str | None = None,
-) -> Sequence[Vehicle]:
-    """Keyset paging by id: the ``limit`` vehicles after ``after``."""
-    stmt = select(Vehicle).where(Vehicle.tenant_id == tenant_id)
-    if after is not None:
-        stmt = stmt.where(Vehicle.id > after)
-    if q:
-        conditions = [_contains(Vehicle.rfid_card, q), _contains(Vehicle.vehicle_type, q)]
-        if key := plate_key(q):
-            conditions.append(Vehicle.plate_key.contains(key, autoescape=True))
-        stmt = stmt.where(or_(*conditions))
-    if active is not None:
-        stmt = stmt.where(Vehicle.is_active.is_(active))
-    if kind is not None:
-        stmt = stmt.where(Vehicle.kind == kind)
-    return session.scalars(stmt.order_by(Vehicle.id).limit(limit)).all()
+def vehicle_search(q: str | None) -> list[ColumnElement[bool]]:
+    """What a vehicle search ``q`` matches: the card, the type or (any spelling) the plate."""
+    if not q:
+        return []
+    conditions = [contains(Vehicle.rfid_card, q), contains(Vehicle.vehicle_type, q)]
+    if key := plate_key(q):
+        conditions.append(Vehicle.plate_key.contains(key, autoescape=True))
+    return conditions
 
 
 def device_ids(
@@ -94,32 +65,9 @@ def is_active_driver_user(session: Session, *, tenant_id: int, user_id: int) -> 
     )
 
 
-def get_driver(session: Session, *, tenant_id: int, driver_id: int) -> Driver | None:
-    return session.scalar(
-        select(Driver).where(Driver.tenant_id == tenant_id, Driver.id == driver_id)
-    )
-
-
 def driver_of_user(session: Session, *, tenant_id: int, user_id: int) -> Driver | None:
-    return session.scalar(
-        select(Driver).where(Driver.tenant_id == tenant_id, Driver.user_id == user_id)
-    )
+    return find_in_tenant(session, Driver, tenant_id=tenant_id, user_id=user_id)
 
 
-def drivers_page(
-    session: Session,
-    *,
-    tenant_id: int,
-    after: int | None,
-    limit: int,
-    q: str | None = None,
-    active: bool | None = None,
-) -> Sequence[Driver]:
-    stmt = select(Driver).where(Driver.tenant_id == tenant_id)
-    if after is not None:
-        stmt = stmt.where(Driver.id > after)
-    if q:
-        stmt = stmt.where(or_(_contains(Driver.name, q), _contains(Driver.phone, q)))
-    if active is not None:
-        stmt = stmt.where(Driver.is_active.is_(active))
-    return session.scalars(stmt.order_by(Driver.id).limit(limit)).all()
+def driver_search(q: str | None) -> list[ColumnElement[bool]]:
+    return [contains(Driver.name, q), contains(Driver.phone, q)] if q else []

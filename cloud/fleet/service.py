@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cloud.audit import service as audit
 from cloud.audit.models import FieldChange
+from cloud.crud import Entity
 from cloud.customers.models import Customer
 from cloud.fleet import repository
 from cloud.fleet.errors import (
@@ -37,6 +37,8 @@ from protocols.normalize import plate_key
 VEHICLE = "vehicle"
 DRIVER = "driver"
 """Entity names in the audit trail."""
+VEHICLES = Entity(Vehicle, entity=VEHICLE, what="vehicle", not_found=VehicleNotFound)
+DRIVERS = Entity(Driver, entity=DRIVER, what="driver", not_found=DriverNotFound)
 
 
 # --- vehicles ----------------------------------------------------------------------------
@@ -121,24 +123,13 @@ def create_vehicle(
     state = data.model_dump()
     _check_vehicle(session, tenant_id=tenant_id, state=state, changed=set(state), vehicle_id=None)
     vehicle = Vehicle(tenant_id=tenant_id, plate_key=plate_key(data.plate), **state)
-    session.add(vehicle)
-    session.flush()
-    audit.record_created(
-        session,
-        vehicle,
-        ["plate_key", *state],
-        tenant_id=tenant_id,
-        entity=VEHICLE,
-        by_user_id=by_user_id,
+    return VEHICLES.add(
+        session, vehicle, ["plate_key", *state], tenant_id=tenant_id, by_user_id=by_user_id
     )
-    return vehicle
 
 
 def get_vehicle(session: Session, *, tenant_id: int, vehicle_id: int) -> Vehicle:
-    vehicle = repository.get_vehicle(session, tenant_id=tenant_id, vehicle_id=vehicle_id)
-    if vehicle is None:
-        raise VehicleNotFound(f"vehicle {vehicle_id} not found")
-    return vehicle
+    return VEHICLES.get(session, tenant_id=tenant_id, id_=vehicle_id)
 
 
 def update_vehicle(
@@ -151,25 +142,17 @@ def update_vehicle(
     reason: str | None = None,
 ) -> Vehicle:
     """Change the fields sent (``is_active=false`` deactivates: vehicles are never deleted)."""
-    vehicle = get_vehicle(session, tenant_id=tenant_id, vehicle_id=vehicle_id)
-    changes = data.model_dump(exclude_unset=True)
-    state = {f: getattr(vehicle, f) for f in VehicleCreate.model_fields} | changes
+    vehicle, changes, state = VEHICLES.patch(
+        session, tenant_id=tenant_id, id_=vehicle_id, data=data, full=VehicleCreate
+    )
     _check_vehicle(
         session, tenant_id=tenant_id, state=state, changed=set(changes), vehicle_id=vehicle.id
     )
     if "plate" in changes:
         changes["plate_key"] = plate_key(changes["plate"])
-    audit.apply_changes(
-        session,
-        vehicle,
-        changes,
-        tenant_id=tenant_id,
-        entity=VEHICLE,
-        by_user_id=by_user_id,
-        reason=reason,
+    return VEHICLES.change(
+        session, vehicle, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=reason
     )
-    session.flush()
-    return vehicle
 
 
 def list_vehicles(
@@ -183,18 +166,15 @@ def list_vehicles(
     kind: str | None = None,
 ) -> tuple[list[Vehicle], int | None]:
     """A page of vehicles by id, and the ``after`` of the next page (None: the last)."""
-    rows = list(
-        repository.vehicles_page(
-            session,
-            tenant_id=tenant_id,
-            after=after,
-            limit=limit + 1,
-            q=q,
-            active=active,
-            kind=kind,
-        )
+    return VEHICLES.page(
+        session,
+        tenant_id=tenant_id,
+        after=after,
+        limit=limit,
+        search=repository.vehicle_search(q),
+        active=active,
+        filters={"kind": kind},
     )
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def vehicles_read(
@@ -211,8 +191,7 @@ def vehicles_read(
 
 
 def vehicle_history(session: Session, *, tenant_id: int, vehicle_id: int) -> list[FieldChange]:
-    get_vehicle(session, tenant_id=tenant_id, vehicle_id=vehicle_id)
-    return audit.history(session, tenant_id=tenant_id, entity=VEHICLE, entity_id=vehicle_id)
+    return VEHICLES.history(session, tenant_id=tenant_id, id_=vehicle_id)
 
 
 def find_vehicle(
@@ -256,19 +235,11 @@ def create_driver(
     state = data.model_dump()
     _check_driver(session, tenant_id=tenant_id, state=state, changed=set(state), driver_id=None)
     driver = Driver(tenant_id=tenant_id, **state)
-    session.add(driver)
-    session.flush()
-    audit.record_created(
-        session, driver, list(state), tenant_id=tenant_id, entity=DRIVER, by_user_id=by_user_id
-    )
-    return driver
+    return DRIVERS.add(session, driver, state, tenant_id=tenant_id, by_user_id=by_user_id)
 
 
 def get_driver(session: Session, *, tenant_id: int, driver_id: int) -> Driver:
-    driver = repository.get_driver(session, tenant_id=tenant_id, driver_id=driver_id)
-    if driver is None:
-        raise DriverNotFound(f"driver {driver_id} not found")
-    return driver
+    return DRIVERS.get(session, tenant_id=tenant_id, id_=driver_id)
 
 
 def update_driver(
@@ -280,23 +251,15 @@ def update_driver(
     by_user_id: int | None,
     reason: str | None = None,
 ) -> Driver:
-    driver = get_driver(session, tenant_id=tenant_id, driver_id=driver_id)
-    changes = data.model_dump(exclude_unset=True)
-    state = {f: getattr(driver, f) for f in DriverCreate.model_fields} | changes
+    driver, changes, state = DRIVERS.patch(
+        session, tenant_id=tenant_id, id_=driver_id, data=data, full=DriverCreate
+    )
     _check_driver(
         session, tenant_id=tenant_id, state=state, changed=set(changes), driver_id=driver.id
     )
-    audit.apply_changes(
-        session,
-        driver,
-        changes,
-        tenant_id=tenant_id,
-        entity=DRIVER,
-        by_user_id=by_user_id,
-        reason=reason,
+    return DRIVERS.change(
+        session, driver, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=reason
     )
-    session.flush()
-    return driver
 
 
 def list_drivers(
@@ -308,12 +271,14 @@ def list_drivers(
     q: str | None = None,
     active: bool | None = None,
 ) -> tuple[list[Driver], int | None]:
-    rows = list(
-        repository.drivers_page(
-            session, tenant_id=tenant_id, after=after, limit=limit + 1, q=q, active=active
-        )
+    return DRIVERS.page(
+        session,
+        tenant_id=tenant_id,
+        after=after,
+        limit=limit,
+        search=repository.driver_search(q),
+        active=active,
     )
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def drivers_read(drivers: Sequence[Driver]) -> list[DriverRead]:
@@ -321,5 +286,4 @@ def drivers_read(drivers: Sequence[Driver]) -> list[DriverRead]:
 
 
 def driver_history(session: Session, *, tenant_id: int, driver_id: int) -> list[FieldChange]:
-    get_driver(session, tenant_id=tenant_id, driver_id=driver_id)
-    return audit.history(session, tenant_id=tenant_id, entity=DRIVER, entity_id=driver_id)
+    return DRIVERS.history(session, tenant_id=tenant_id, id_=driver_id)

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cloud.articles.models import Article
-from cloud.audit import service as audit
 from cloud.audit.models import FieldChange
+from cloud.crud import Entity
 from cloud.customers.models import Customer, Site
 from cloud.materials import repository
 from cloud.materials.errors import (
@@ -37,6 +37,10 @@ from cloud.references import resolve, resolve_optional
 MATERIAL = "material"
 WASTE_STREAM = "waste_stream"
 """Entity names in the audit trail."""
+MATERIALS = Entity(Material, entity=MATERIAL, what="material", not_found=MaterialNotFound)
+WASTE_STREAMS = Entity(
+    WasteStream, entity=WASTE_STREAM, what="waste stream", not_found=WasteStreamNotFound
+)
 
 PROCESSOR = "processor"
 """``Site.kind`` of a processor (verwerker), which has a ``processor_number``."""
@@ -70,19 +74,11 @@ def create_material(
     _check_material(session, tenant_id=tenant_id, state=state, changed=set(state), material_id=None)
     state["hazardous"] = is_hazardous(state["eural_code"])
     material = Material(tenant_id=tenant_id, **state)
-    session.add(material)
-    session.flush()
-    audit.record_created(
-        session, material, list(state), tenant_id=tenant_id, entity=MATERIAL, by_user_id=by_user_id
-    )
-    return material
+    return MATERIALS.add(session, material, state, tenant_id=tenant_id, by_user_id=by_user_id)
 
 
 def get_material(session: Session, *, tenant_id: int, material_id: int) -> Material:
-    material = repository.get_material(session, tenant_id=tenant_id, material_id=material_id)
-    if material is None:
-        raise MaterialNotFound(f"material {material_id} not found")
-    return material
+    return MATERIALS.get(session, tenant_id=tenant_id, id_=material_id)
 
 
 def update_material(
@@ -94,25 +90,17 @@ def update_material(
     by_user_id: int | None,
     reason: str | None = None,
 ) -> Material:
-    material = get_material(session, tenant_id=tenant_id, material_id=material_id)
-    changes = data.model_dump(exclude_unset=True)
-    state = {f: getattr(material, f) for f in MaterialCreate.model_fields} | changes
+    material, changes, state = MATERIALS.patch(
+        session, tenant_id=tenant_id, id_=material_id, data=data, full=MaterialCreate
+    )
     _check_material(
         session, tenant_id=tenant_id, state=state, changed=set(changes), material_id=material.id
     )
     if "eural_code" in changes:
         changes["hazardous"] = is_hazardous(changes["eural_code"])
-    audit.apply_changes(
-        session,
-        material,
-        changes,
-        tenant_id=tenant_id,
-        entity=MATERIAL,
-        by_user_id=by_user_id,
-        reason=reason,
+    return MATERIALS.change(
+        session, material, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=reason
     )
-    session.flush()
-    return material
 
 
 def list_materials(
@@ -126,18 +114,15 @@ def list_materials(
     hazardous: bool | None = None,
 ) -> tuple[list[Material], int | None]:
     """A page of materials by id, and the ``after`` of the next page (None: the last)."""
-    rows = list(
-        repository.materials_page(
-            session,
-            tenant_id=tenant_id,
-            after=after,
-            limit=limit + 1,
-            q=q,
-            active=active,
-            hazardous=hazardous,
-        )
+    return MATERIALS.page(
+        session,
+        tenant_id=tenant_id,
+        after=after,
+        limit=limit,
+        search=repository.material_search(q),
+        active=active,
+        filters={"hazardous": hazardous},
     )
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def materials_read(materials: Sequence[Material]) -> list[MaterialRead]:
@@ -145,8 +130,7 @@ def materials_read(materials: Sequence[Material]) -> list[MaterialRead]:
 
 
 def material_history(session: Session, *, tenant_id: int, material_id: int) -> list[FieldChange]:
-    get_material(session, tenant_id=tenant_id, material_id=material_id)
-    return audit.history(session, tenant_id=tenant_id, entity=MATERIAL, entity_id=material_id)
+    return MATERIALS.history(session, tenant_id=tenant_id, id_=material_id)
 
 
 # --- waste streams -----------------------------------------------------------------------
@@ -207,26 +191,11 @@ def create_waste_stream(
         session, tenant_id=tenant_id, state=state, changed=set(state), waste_stream_id=None
     )
     stream = WasteStream(tenant_id=tenant_id, **state)
-    session.add(stream)
-    session.flush()
-    audit.record_created(
-        session,
-        stream,
-        list(state),
-        tenant_id=tenant_id,
-        entity=WASTE_STREAM,
-        by_user_id=by_user_id,
-    )
-    return stream
+    return WASTE_STREAMS.add(session, stream, state, tenant_id=tenant_id, by_user_id=by_user_id)
 
 
 def get_waste_stream(session: Session, *, tenant_id: int, waste_stream_id: int) -> WasteStream:
-    stream = repository.get_waste_stream(
-        session, tenant_id=tenant_id, waste_stream_id=waste_stream_id
-    )
-    if stream is None:
-        raise WasteStreamNotFound(f"waste stream {waste_stream_id} not found")
-    return stream
+    return WASTE_STREAMS.get(session, tenant_id=tenant_id, id_=waste_stream_id)
 
 
 def update_waste_stream(
@@ -238,23 +207,15 @@ def update_waste_stream(
     by_user_id: int | None,
     reason: str | None = None,
 ) -> WasteStream:
-    stream = get_waste_stream(session, tenant_id=tenant_id, waste_stream_id=waste_stream_id)
-    changes = data.model_dump(exclude_unset=True)
-    state = {f: getattr(stream, f) for f in WasteStreamCreate.model_fields} | changes
+    stream, changes, state = WASTE_STREAMS.patch(
+        session, tenant_id=tenant_id, id_=waste_stream_id, data=data, full=WasteStreamCreate
+    )
     _check_waste_stream(
         session, tenant_id=tenant_id, state=state, changed=set(changes), waste_stream_id=stream.id
     )
-    audit.apply_changes(
-        session,
-        stream,
-        changes,
-        tenant_id=tenant_id,
-        entity=WASTE_STREAM,
-        by_user_id=by_user_id,
-        reason=reason,
+    return WASTE_STREAMS.change(
+        session, stream, changes, tenant_id=tenant_id, by_user_id=by_user_id, reason=reason
     )
-    session.flush()
-    return stream
 
 
 def list_waste_streams(
@@ -275,20 +236,19 @@ def list_waste_streams(
     resolve_optional(
         session, Site, field="processor_site_id", id_=processor_site_id, tenant_id=tenant_id
     )
-    rows = list(
-        repository.waste_streams_page(
-            session,
-            tenant_id=tenant_id,
-            after=after,
-            limit=limit + 1,
-            q=q,
-            active=active,
-            customer_id=customer_id,
-            material_id=material_id,
-            processor_site_id=processor_site_id,
-        )
+    return WASTE_STREAMS.page(
+        session,
+        tenant_id=tenant_id,
+        after=after,
+        limit=limit,
+        search=repository.waste_stream_search(q),
+        active=active,
+        filters={
+            "customer_id": customer_id,
+            "material_id": material_id,
+            "processor_site_id": processor_site_id,
+        },
     )
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def waste_streams_read(streams: Sequence[WasteStream]) -> list[WasteStreamRead]:
@@ -298,10 +258,7 @@ def waste_streams_read(streams: Sequence[WasteStream]) -> list[WasteStreamRead]:
 def waste_stream_history(
     session: Session, *, tenant_id: int, waste_stream_id: int
 ) -> list[FieldChange]:
-    get_waste_stream(session, tenant_id=tenant_id, waste_stream_id=waste_stream_id)
-    return audit.history(
-        session, tenant_id=tenant_id, entity=WASTE_STREAM, entity_id=waste_stream_id
-    )
+    return WASTE_STREAMS.history(session, tenant_id=tenant_id, id_=waste_stream_id)
 
 
 def check_waste_stream(
