@@ -136,15 +136,16 @@ def record_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 def history(
     session: Session, *, tenant_id: int, entity: str, entity_id: int, limit: int = 500
 ) -> list[FieldChange]:
-    return list(
-        session.scalars(
-            select(FieldChange)
-            .where(
-                FieldChange.tenant_id == tenant_id,
-                FieldChange.entity == entity,
-                FieldChange.entity_id == entity_id,
-            )
-            .order_by(FieldChange.id)
-            .limit(limit)
+    """The newest ``limit`` changes of the entity, oldest first (a long history loses its
+    beginning, never its latest changes)."""
+    newest = session.scalars(
+        select(FieldChange)
+        .where(
+            FieldChange.tenant_id == tenant_id,
+            FieldChange.entity == entity,
+            FieldChange.entity_id == entity_id,
         )
-    )
+        .order_by(FieldChange.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(newest))

@@ -18,6 +18,7 @@ from cloud.documents.models import Document
 from cloud.intake.models import WebhookDelivery, WebhookSecret
 from cloud.materials.models import Material
 from cloud.tenancy.models import Tenant
+from cloud.tenancy.repository import lock_tenant
 from cloud.weighings.models import Weighing
 
 
@@ -47,7 +48,10 @@ def tenant_and_secrets(
 
 def current_secrets(session: Session, *, tenant_id: int) -> Sequence[WebhookSecret]:
     """Secrets without an expiry (normally one), locked: a rotation or a first secret is
-    made by one caller at a time (on PostgreSQL; SQLite serialises writers anyway)."""
+    made by one caller at a time (on PostgreSQL; SQLite serialises writers anyway). The
+    tenant's row is locked first: ``FOR UPDATE`` on no secret at all would lock nothing, and
+    two first callers would each make a current secret."""
+    lock_tenant(session, tenant_id=tenant_id)
     return session.scalars(
         select(WebhookSecret)
         .where(WebhookSecret.tenant_id == tenant_id, WebhookSecret.expires_at.is_(None))

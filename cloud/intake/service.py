@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from cloud.audit import service as audit
 from cloud.customers.models import Customer, Site
-from cloud.customers.service import find_customer_for_intake
+from cloud.customers.schemas import CustomerCreate
+from cloud.customers.service import add_customer, find_customer_for_intake
 from cloud.intake import repository, webhooks
 from cloud.intake.errors import DeliveryInProgress, WebhookPayloadInvalid, WebhookRejected
 from cloud.intake.models import WebhookSecret
 from cloud.intake.schemas import WebshopAccepted, WebshopOrder, WebshopSite
 from cloud.materials.models import Material
-from cloud.numbering import service as numbering
 from cloud.orders import repository as orders_repository
 from cloud.orders.models import Order, OrderSource, OrderType
 from cloud.orders.schemas import OrderCreate
@@ -31,7 +31,6 @@ log = structlog.get_logger("cloud.intake")
 ROTATION_OVERLAP = timedelta(hours=24)
 """After a rotation the previous secret keeps verifying this long."""
 SOURCE_REF_PREFIX = "webshop:"
-CUSTOMER_FIELDS = ("number", "name", "email", "kvk", "phone", "street", "postal_code", "city")
 SITE_FIELDS = ("name", "kind", "customer_id", "street", "postal_code", "city", "country")
 
 # A key no tenant has: an unknown tenant is checked against it, so that an unknown slug
@@ -192,9 +191,7 @@ def take_in_webshop_order(
             reasons = []
             audit_rows: list[dict[str, Any]] = []
             if customer is None:
-                customer = _new_customer(
-                    session, tenant_id=tenant_id, payload=payload, audit_rows=audit_rows
-                )
+                customer = _new_customer(session, tenant_id=tenant_id, payload=payload)
                 reasons.append(f"new customer {customer.number} from the webshop: check it")
             site = _new_site(
                 session,
@@ -273,14 +270,18 @@ def _order(
     )
 
 
-def _new_customer(
-    session: Session, *, tenant_id: int, payload: WebshopOrder, audit_rows: list[dict[str, Any]]
-) -> Customer:
-    """A new customer, flagged for review; its audit rows are appended to ``audit_rows``."""
+def _new_customer(session: Session, *, tenant_id: int, payload: WebshopOrder) -> Customer:
+    """A new customer, flagged for review, made (and audited) by the customers service: its
+    number is the next one of the tenant's customer series that no customer has yet (a
+    number typed by hand may have taken one).
+
+    The webshop's contract (``WebshopOrder``) has checked the fields; the customer schema's
+    own formats (phone, Dutch postal code) are not applied again: a paid shop order is not
+    refused for them, the office reviews the customer anyway."""
     who = payload.customer
     billing = who.address or payload.site
-    customer = Customer(
-        tenant_id=tenant_id,
+    data = CustomerCreate.model_construct(
+        number=None,
         name=who.name,
         email=who.email.lower(),  # as the customers service stores it
         kvk=who.kvk,
@@ -291,17 +292,12 @@ def _new_customer(
         country=billing.country,
         needs_review=True,
     )
-    customer.number = numbering.next_number(session, tenant_id=tenant_id, purpose="customer")
-    session.add(customer)
-    session.flush()
-    audit_rows += audit.created_rows(
-        customer,
-        CUSTOMER_FIELDS,
+    return add_customer(
+        session,
         tenant_id=tenant_id,
-        entity="customer",
+        data=data,
         reason=f"webshop order {payload.shop_order_id}",
     )
-    return customer
 
 
 def _address_key(postal_code: str | None, street: str | None) -> tuple[str, str]:

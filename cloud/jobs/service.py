@@ -28,7 +28,7 @@ from cloud.devices.models import Device
 from cloud.errors import Conflict, Forbidden, NotFound
 from cloud.jobs.models import JobAssignment, JobEvent, ProofOfDelivery
 from cloud.orders.automation import flag_for_review, link_device_document, settle_job
-from cloud.orders.events import OrderCancelled, subscribe
+from cloud.orders.events import OrderCancelled, OrderChanged, subscribe
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import Order
 from cloud.orders.service import change_status, get_order
@@ -77,6 +77,19 @@ def job_id_for(order: Order) -> str:
     return order.number
 
 
+def _truck_of(session: Session, *, tenant_id: int, vehicle_id: int | None) -> Device | None:
+    if vehicle_id is None:
+        return None
+    return session.scalar(
+        select(Device).where(
+            Device.tenant_id == tenant_id,
+            Device.vehicle_id == vehicle_id,
+            Device.kind == "truck",
+            Device.revoked_at.is_(None),
+        )
+    )
+
+
 def dispatch_order(
     session: Session, *, tenant_id: int, order_id: int, by_user_id: int | None, sequence: int = 0
 ) -> JobDispatch:
@@ -85,14 +98,7 @@ def dispatch_order(
     order = get_order(session, tenant_id=tenant_id, order_id=order_id)
     if order.vehicle_id is None:
         raise NoDeviceForVehicle(f"order {order.number} has no vehicle")
-    device = session.scalar(
-        select(Device).where(
-            Device.tenant_id == tenant_id,
-            Device.vehicle_id == order.vehicle_id,
-            Device.kind == "truck",
-            Device.revoked_at.is_(None),
-        )
-    )
+    device = _truck_of(session, tenant_id=tenant_id, vehicle_id=order.vehicle_id)
     if device is None:
         raise NoDeviceForVehicle(f"the vehicle of order {order.number} has no on-board device")
     # Within the tenant, whatever the order row says: a job must never carry another tenant's
@@ -329,10 +335,45 @@ def _on_cancelled(session: Session, event: OrderCancelled) -> None:
     withdraw_jobs(session, order=event.order)
 
 
+JOB_FIELDS = frozenset({
+    "customer_id", "order_type", "site_id", "vehicle_id", "material_id", "material",
+    "requested_date", "window_start", "window_end", "container_type", "expected_quantity_kg",
+    "notes",
+})  # fmt: skip
+"""The order fields a job carries (or that decide where it goes): a change to any other
+(reference, lines, afvalstroomnummer ...) is not sent to the truck."""
+
+
+def _on_changed(session: Session, event: OrderChanged) -> None:
+    """A dispatched job follows its order: sent again to the truck of the order's vehicle as
+    an update with a new revision (``dispatch_order``, which also withdraws it from the truck
+    that had it when the vehicle changed); withdrawn when the order has no vehicle any more,
+    or its new vehicle no on-board device. An order never dispatched is left alone."""
+    order = event.order
+    if not event.fields & JOB_FIELDS or order.status != OrderStatus.PLANNED.value:
+        return
+    active = session.scalars(
+        select(JobAssignment.device_id).where(
+            JobAssignment.order_id == order.id, JobAssignment.withdrawn_at.is_(None)
+        )
+    ).all()
+    if not active:
+        return
+    if _truck_of(session, tenant_id=order.tenant_id, vehicle_id=order.vehicle_id) is None:
+        withdraw_jobs(session, order=order)
+        return
+    # The planner's sequence is not stored with the assignment: the update carries 0.
+    dispatch_order(
+        session, tenant_id=order.tenant_id, order_id=order.id, by_user_id=event.by_user_id
+    )
+
+
 def register_handlers() -> None:
     """What jobs does when orders change (``cloud.orders.events``): a cancelled order's job is
-    withdrawn from the truck. Called by the entry points; subscribing twice changes nothing."""
+    withdrawn from the truck; a changed one is sent again (or withdrawn, see
+    ``_on_changed``). Called by the entry points; subscribing twice changes nothing."""
     subscribe(OrderCancelled, _on_cancelled)
+    subscribe(OrderChanged, _on_changed)
 
 
 register_handlers()

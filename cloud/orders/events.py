@@ -2,7 +2,9 @@
 handler runs in the same transaction as the change); orders never import them, so they may
 depend on orders without a loop.
 
-``OrderCancelled``: ``cloud.jobs`` withdraws a job that was dispatched to a truck."""
+``OrderCancelled``: ``cloud.jobs`` withdraws a job that was dispatched to a truck.
+``OrderChanged``: ``cloud.jobs`` sends the changed job to the truck again (a new revision), or
+withdraws it when the order moved to another vehicle (and sends it to that one's truck)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,16 @@ class OrderCancelled:
     order: Order
     reason: str
     by_user_id: int | None
+
+
+@dataclass(frozen=True)
+class OrderChanged:
+    """An open order (created, planned) whose ``fields`` (names of ``ORDER_FIELDS``, and
+    ``lines``) really changed; published by ``update_order`` after the change is applied."""
+
+    order: Order
+    fields: frozenset[str]
+    by_user_id: int | None = None
 
 
 E = TypeVar("E")

@@ -36,6 +36,10 @@ Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoNul
 ]
 """Why an order was changed or cancelled (``order_status_history.reason``, 500)."""
+IDEMPOTENCY_KEY_MAX = 64
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]+$"
+"""A client's key for one new order (header ``Idempotency-Key``, the web form's hidden
+``request_id``): the order's ``source_ref`` is ``manual:<key>`` (7 + 64 <= 80)."""
 ExpectedKg = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)]
 ExpectedContainers = Annotated[int, Field(ge=1, le=1000)]
 LineDescription = Annotated[

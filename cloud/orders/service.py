@@ -53,6 +53,8 @@ __all__ = [
     "get_order",
     "history",
     "list_orders",
+    "manual_source_ref",
+    "may_see_review",
     "order_bin",
     "to_read",
     "to_summaries",
@@ -66,6 +68,15 @@ LIST_BY_DATE = "orders-by-date"
 BIN = "order-bin"
 OPEN = frozenset({OrderStatus.CREATED.value, OrderStatus.PLANNED.value})
 CORRECTABLE = frozenset({OrderStatus.EXECUTED.value, OrderStatus.READY_FOR_INVOICING.value})
+
+
+MANUAL_REF_PREFIX = "manual:"
+
+
+def manual_source_ref(key: str | None) -> str | None:
+    """The ``source_ref`` of a manual order made with the client's idempotency key (an
+    ``Idempotency-Key`` header, the web form's ``request_id``); none without a key."""
+    return f"{MANUAL_REF_PREFIX}{key}" if key else None
 
 
 def next_order_number(session: Session, *, tenant_id: int) -> str:
@@ -366,7 +377,8 @@ def update_order(
 ) -> Order:
     """Change the fields ``data`` sends (``check_editable`` says whether the caller may),
     checked like a new order's, each changed field audited with the reason. ``lines``
-    replaces the lines (audited as the field ``lines``)."""
+    replaces the lines (audited as the field ``lines``). A change to an open order is
+    published as ``events.OrderChanged`` (a job dispatched to a truck follows it)."""
     order = _locked(session, tenant_id=tenant_id, order_id=order_id)
     check_editable(order, roles=roles, reason=data.reason)
     changes = data.changes()
@@ -384,7 +396,8 @@ def update_order(
     )
     if new_lines is not None:
         validation.check_lines(session, tenant_id=tenant_id, lines=new_lines)
-    audit.apply_changes(
+    was_open = order.status in OPEN
+    changed = audit.apply_changes(
         session,
         order,
         values,
@@ -393,6 +406,7 @@ def update_order(
         by_user_id=by_user_id,
         reason=data.reason,
     )
+    fields = {row.field for row in changed}
     if new_lines is not None:
         old = repository.lines_by_order(session, {order.id}).get(order.id, [])
         snapshot = SimpleNamespace(id=order.id, lines=_line_snapshot(old))
@@ -407,8 +421,15 @@ def update_order(
         ):
             session.execute(delete(OrderLine).where(OrderLine.order_id == order.id))
             _add_lines(session, order=order, lines=new_lines)
+            fields.add("lines")
     order.updated_at = utcnow()
     session.flush()
+    if was_open and fields:
+        # A job on a truck follows the order (``cloud.jobs``: a new revision, or withdrawn).
+        events.publish(
+            session,
+            events.OrderChanged(order=order, fields=frozenset(fields), by_user_id=by_user_id),
+        )
     return order
 
 
@@ -464,10 +485,12 @@ def list_orders(
     filters: repository.OrderFilter = repository.OrderFilter(),
     after: str | None = None,
     limit: int = 50,
+    internal: bool = True,
 ) -> OrderPage:
     """A page of the orders ``scope`` may see, newest first (with a date filter: latest
     requested date first); ``after`` is the ``next`` of the previous page, refused (422) by
-    a list of the other sort order. No count and no offset: every page costs the same."""
+    a list of the other sort order. No count and no offset: every page costs the same.
+    ``internal``: as in :func:`to_summaries`."""
     if filters.customer_id is not None:
         resolve(
             session,
@@ -497,7 +520,7 @@ def list_orders(
             next_ = paging.encode_date_id(LIST_BY_DATE, last.requested_date, last.id)
         else:
             next_ = paging.encode_id(LIST, last.id)
-    return OrderPage(items=to_summaries(session, page), next=next_, limit=limit)
+    return OrderPage(items=to_summaries(session, page, internal=internal), next=next_, limit=limit)
 
 
 def order_bin(
@@ -520,13 +543,23 @@ def order_bin(
     return page, cursor
 
 
-def to_summaries(session: Session, orders: Sequence[Order]) -> list[OrderSummary]:
+def to_summaries(
+    session: Session, orders: Sequence[Order], *, internal: bool = True
+) -> list[OrderSummary]:
     """Orders as lists show them, with their customer, plate and weighings, in a few
-    queries."""
-    return [OrderSummary.model_validate(d) for d in _rendered(session, orders)]
+    queries. ``internal`` False (a caller without ``order.audit.read``: a customer, a
+    driver): the office's review notes are left out (no reasons, ``needs_review`` false)."""
+    return [OrderSummary.model_validate(d) for d in _rendered(session, orders, internal)]
 
 
-def _rendered(session: Session, orders: Sequence[Order]) -> list[dict[str, Any]]:
+def may_see_review(roles: Iterable[str]) -> bool:
+    """Whether callers with these roles see the office's review notes of an order."""
+    return can(frozenset(roles), Action.ORDER_AUDIT_READ)
+
+
+def _rendered(
+    session: Session, orders: Sequence[Order], internal: bool = True
+) -> list[dict[str, Any]]:
     tenants = {o.tenant_id for o in orders}
     names = repository.customer_names(session, {o.customer_id for o in orders}, tenant_ids=tenants)
     plates = repository.plates(
@@ -539,6 +572,7 @@ def _rendered(session: Session, orders: Sequence[Order]) -> list[dict[str, Any]]
             "customer_name": names.get(o.customer_id, "?"),
             "plate": plates.get(o.vehicle_id) if o.vehicle_id else None,
             "weighings": [WeighingSummary.model_validate(w) for w in weighings.get(o.id, [])],
+            **({} if internal else {"needs_review": False, "review_reasons": []}),
         }
         for o in orders
     ]
@@ -547,8 +581,9 @@ def _rendered(session: Session, orders: Sequence[Order]) -> list[dict[str, Any]]
 _COLUMNS = tuple(c for c in OrderSummary.model_fields if c in Order.__table__.columns)
 
 
-def to_read(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
-    """Orders in full: as :func:`to_summaries`, with lines, documents and status history."""
+def to_read(session: Session, orders: Sequence[Order], *, internal: bool = True) -> list[OrderRead]:
+    """Orders in full: as :func:`to_summaries` (``internal`` too), with lines, documents and
+    status history."""
     ids = {o.id for o in orders}
     tenants = {o.tenant_id for o in orders}
     lines = repository.lines_by_order(session, ids)
@@ -563,7 +598,7 @@ def to_read(session: Session, orders: Sequence[Order]) -> list[OrderRead]:
                 "history": [StatusChangeRead.model_validate(h) for h in changes.get(o.id, [])],
             }
         )
-        for o, summary in zip(orders, _rendered(session, orders), strict=True)
+        for o, summary in zip(orders, _rendered(session, orders, internal), strict=True)
     ]
 
 

@@ -19,13 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from cloud.articles.models import Article
 from cloud.containers.models import Container
 from cloud.customers.models import Customer, Site
+from cloud.db import utcnow
 from cloud.fleet.models import Vehicle
 from cloud.materials.models import Material, WasteStream
 from cloud.materials.service import check_waste_stream
@@ -38,6 +39,9 @@ from cloud.orders.errors import (
 from cloud.orders.models import OrderType
 from cloud.orders.schemas import OrderLineIn
 from cloud.references import UnknownReference, check_customer_scope, resolve
+
+if TYPE_CHECKING:
+    from cloud.settings import Settings
 
 ORDER_FIELDS = (
     "customer_id",
@@ -89,6 +93,16 @@ class DateBounds:
         last = today.replace(year=year, day=min(today.day, 28) if today.month == 2 else today.day)
         return cls(first=date(min_year, 1, 1), last=last)
 
+    @classmethod
+    def for_settings(cls, settings: Settings, today: date | None = None) -> DateBounds:
+        """The bounds the settings give (``order_date_min_year``,
+        ``order_date_max_years_ahead``) around ``today`` (default: today in UTC)."""
+        return cls.around(
+            today or utcnow().date(),
+            min_year=settings.order_date_min_year,
+            max_years_ahead=settings.order_date_max_years_ahead,
+        )
+
     def check(self, data: HasDates) -> None:
         """Dates are compared in their own time zone: no conversion can overflow first."""
         for field, value in (
@@ -128,9 +142,10 @@ def prepare(
     derived ones (material text, container type, a material taken from the waste stream).
 
     ``mismatches``: for intake from a device, where a fact must never be refused for it, a
-    site or vehicle of another customer is appended there (a review reason) instead of
-    raised. Another tenant's row is refused either way. ``on_default``: the day the waste
-    stream must be valid on when the order names no date."""
+    site or vehicle of another customer, or a container recorded at another site, is
+    appended there (a review reason) instead of raised. Another tenant's row is refused
+    either way. ``on_default``: the day the waste stream must be valid on when the order
+    names no date."""
     out = {k: _plain(v) for k, v in changes.items()}
     state = {**{f: current.get(f) for f in ORDER_FIELDS}, **out}
 
@@ -194,6 +209,7 @@ def prepare(
             out=out,
             state=state,
             open_order=open_order,
+            mismatches=mismatches,
         )
 
     if touched("window_start", "window_end"):
@@ -247,7 +263,10 @@ def _container(
     out: dict[str, Any],
     state: dict[str, Any],
     open_order: bool,
+    mismatches: list[str] | None,
 ) -> None:
+    """``mismatches``: as in :func:`prepare` (a container recorded at another site is a
+    review reason instead of a refusal)."""
     container = resolve(
         session, Container, field="container_id", id_=state["container_id"], tenant_id=tenant_id
     )
@@ -265,11 +284,14 @@ def _container(
         and container.site_id != state["site_id"]
     ):
         there = session.get(Site, container.site_id)
-        raise ContainerElsewhere(
+        message = (
             f"container_id: container {container.number} stands at "
             f"{there.name if there else 'site'} ({container.site_id}), not at the order's site "
             f"({state['site_id']})"
         )
+        if mismatches is None:
+            raise ContainerElsewhere(message)
+        mismatches.append(message)
 
 
 def check_lines(session: Session, *, tenant_id: int, lines: Sequence[OrderLineIn]) -> None:

@@ -5,6 +5,8 @@ a reason. Every rule is the orders service's; these routes parse, call and rende
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import date
 from typing import Annotated, Any
 
@@ -15,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from cloud.audit import service as audit
 from cloud.customers import service as customers
-from cloud.db import utcnow
 from cloud.errors import AppError
 from cloud.http.deps import AppSettings, DbSession
 from cloud.materials import service as materials
@@ -23,11 +24,17 @@ from cloud.orders import service
 from cloud.orders.lifecycle import OrderStatus
 from cloud.orders.models import OrderType
 from cloud.orders.repository import OrderFilter
-from cloud.orders.schemas import CancelRequest, OrderCreate, OrderRead, OrderUpdate
+from cloud.orders.schemas import (
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_PATTERN,
+    CancelRequest,
+    OrderCreate,
+    OrderRead,
+    OrderUpdate,
+)
 from cloud.orders.scope import OFFICE_ROLES, OrderScope
 from cloud.orders.validation import DateBounds
 from cloud.permissions import Action, Role
-from cloud.settings import Settings
 from cloud.tenancy import service as tenancy
 from cloud.types import DbId, NoNul
 from cloud.web import i18n
@@ -71,14 +78,6 @@ FORM_FIELDS = (
     "notes",
 )
 ORDER_ENTITY = "order"
-
-
-def _bounds(settings: Settings) -> DateBounds:
-    return DateBounds.around(
-        utcnow().date(),
-        min_year=settings.order_date_min_year,
-        max_years_ahead=settings.order_date_max_years_ahead,
-    )
 
 
 def portal_user(user: WebUser) -> bool:
@@ -274,11 +273,22 @@ def _fields(form: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _request_id(form: dict[str, Any]) -> str | None:
+    """The form's hidden ``request_id`` (made when the form was shown), if well formed: the
+    idempotency key of the new order, so a form sent twice makes one order."""
+    value = form.get("request_id")
+    if isinstance(value, str) and re.fullmatch(IDEMPOTENCY_KEY_PATTERN, value):
+        return value if len(value) <= IDEMPOTENCY_KEY_MAX else None
+    return None
+
+
 @router.get("/new")
 def new_order(request: Request, session: DbSession, user: Creator) -> Response:
-    return _form_page(
-        request, session, user, form={"customer_id": request.query_params.get("customer_id")}
-    )
+    form = {
+        "customer_id": request.query_params.get("customer_id"),
+        "request_id": secrets.token_urlsafe(18),
+    }
+    return _form_page(request, session, user, form=form)
 
 
 @router.post("/new")
@@ -290,13 +300,15 @@ def create_order(
         data = validate(OrderCreate, _fields(form), lang)
         try:
             with session.begin_nested():
-                order = service.create_order(
+                # Sent twice (a double click, a reload): the order the first one made.
+                order, _ = service.create_order_once(
                     session,
                     tenant_id=user.principal.tenant_id,
                     data=data,
                     source="manual",
                     by_user_id=user.principal.user_id,
-                    dates=_bounds(settings),
+                    source_ref=service.manual_source_ref(_request_id(form)),
+                    dates=DateBounds.for_settings(settings),
                 )
         except AppError as exc:
             raise FormErrors(service_error(exc, lang)) from None
@@ -314,7 +326,7 @@ def _visible(session: Session, user: WebUser, order_id: int) -> OrderRead:
         order_id=order_id,
         scope=OrderScope.for_principal(user.principal),
     )
-    return service.to_read(session, [order])[0]
+    return service.to_read(session, [order], internal=service.may_see_review(user.roles))[0]
 
 
 def _as_form(order: OrderRead) -> dict[str, Any]:
@@ -371,7 +383,7 @@ def update_order(
                     data=data,
                     roles=user.roles,
                     by_user_id=user.principal.user_id,
-                    dates=_bounds(settings),
+                    dates=DateBounds.for_settings(settings),
                 )
         except AppError as exc:
             raise FormErrors(service_error(exc, lang)) from None
@@ -467,7 +479,8 @@ def show_order(request: Request, order_id: IdPath, session: DbSession, user: Rea
     )
     if portal_user(user):
         return RedirectResponse(f"/portal/orders/{order.id}", status_code=303)
-    shown: OrderRead = service.to_read(session, [order])[0]
+    internal = service.may_see_review(user.roles)
+    shown: OrderRead = service.to_read(session, [order], internal=internal)[0]
     changes = (
         audit.history(session, tenant_id=tenant_id, entity=ORDER_ENTITY, entity_id=order.id)
         if user.can(Action.ORDER_AUDIT_READ)

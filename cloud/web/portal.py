@@ -13,7 +13,6 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from cloud.db import utcnow
 from cloud.documents.download import download_response
 from cloud.documents.service import DocumentNotFound
 from cloud.documents.storage import DocumentStore
@@ -67,11 +66,7 @@ def _scope(user: WebUser) -> OrderScope:
 
 
 def bounds(settings: Settings) -> DateBounds:
-    return DateBounds.around(
-        utcnow().date(),
-        min_year=settings.order_date_min_year,
-        max_years_ahead=settings.order_date_max_years_ahead,
-    )
+    return DateBounds.for_settings(settings)
 
 
 class ListQuery(WebQuery):

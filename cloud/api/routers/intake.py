@@ -85,10 +85,6 @@ def webshop_order(
         headers=service.DeliveryHeaders(webhook_id, webhook_timestamp, webhook_signature),
         body=body,
         now=now,
-        dates=DateBounds.around(
-            now.date(),
-            min_year=settings.order_date_min_year,
-            max_years_ahead=settings.order_date_max_years_ahead,
-        ),
+        dates=DateBounds.for_settings(settings, today=now.date()),
     )
     return JSONResponse(answer.body, status_code=answer.status_code)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from cloud.api.deps import AppSettings, DbSession, allowed
 from cloud.api.params import IdPath, Limit
-from cloud.db import utcnow
 from cloud.jobs import service as jobs
 from cloud.measurements.service import readings_between
 from cloud.orders import service
@@ -19,6 +18,8 @@ from cloud.orders.models import Order, OrderSource, OrderType
 from cloud.orders.paging import MAX_CURSOR
 from cloud.orders.repository import OrderFilter
 from cloud.orders.schemas import (
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_PATTERN,
     CancelRequest,
     DispatchRead,
     DispatchRequest,
@@ -33,7 +34,6 @@ from cloud.orders.schemas import (
 )
 from cloud.orders.scope import OrderScope
 from cloud.permissions import Action
-from cloud.settings import Settings
 from cloud.tenancy.service import Principal
 from cloud.types import DbId
 
@@ -53,14 +53,6 @@ def visible_order(session: DbSession, principal: Reader, order_id: IdPath) -> Or
 
 
 VisibleOrder = Annotated[Order, Depends(visible_order)]
-
-
-def _dates(settings: Settings) -> service.DateBounds:
-    return service.DateBounds.around(
-        utcnow().date(),
-        min_year=settings.order_date_min_year,
-        max_years_ahead=settings.order_date_max_years_ahead,
-    )
 
 
 @router.get("", response_model=OrderPage)
@@ -89,7 +81,8 @@ def list_orders(
     limit: Limit = 50,
 ) -> OrderPage:
     """Newest first, keyset paged. Office staff see the tenant's orders, customer users
-    their customer's, drivers the open jobs of the vehicle they drive."""
+    their customer's, drivers the open jobs of the vehicle they drive (those two without the
+    office's review notes)."""
     return service.list_orders(
         session,
         scope=OrderScope.for_principal(principal),
@@ -104,32 +97,59 @@ def list_orders(
         ),
         after=after,
         limit=limit,
+        internal=service.may_see_review(principal.roles),
     )
 
 
 @router.get("/{order_id}", response_model=OrderRead)
-def get_order(order: VisibleOrder, session: DbSession) -> OrderRead:
-    return service.to_read(session, [order])[0]
+def get_order(order: VisibleOrder, session: DbSession, principal: Reader) -> OrderRead:
+    """Callers without ``order.audit.read`` (customers, drivers) get no review notes."""
+    internal = service.may_see_review(principal.roles)
+    return service.to_read(session, [order], internal=internal)[0]
 
 
-@router.post("", response_model=OrderRead, status_code=status.HTTP_201_CREATED)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="a key the client makes per new order: sent again (a retry), it answers "
+        "200 with the order the first request made, and makes nothing",
+    ),
+]
+
+
+@router.post(
+    "",
+    response_model=OrderRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": OrderRead, "description": "the Idempotency-Key made it before"}},
+)
 def create_order(
     body: OrderCreate,
     session: DbSession,
     settings: AppSettings,
     principal: Annotated[Principal, Depends(allowed(Action.ORDER_CREATE))],
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderRead:
     """References must be the tenant's (and a customer's site or vehicle the order's
     customer's), the afvalstroomnummer valid for customer, material and date: otherwise 422
-    naming the field."""
-    order = service.create_order(
+    naming the field. With an ``Idempotency-Key`` the tenant already made an order for:
+    200 and that order (the body is not compared), nothing new."""
+    order, created = service.create_order_once(
         session,
         tenant_id=principal.tenant_id,
         data=body,
         source=OrderSource.MANUAL,
         by_user_id=principal.user_id,
-        dates=_dates(settings),
+        source_ref=service.manual_source_ref(idempotency_key),
+        dates=service.DateBounds.for_settings(settings),
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return service.to_read(session, [order])[0]
 
 
@@ -151,7 +171,7 @@ def update_order(
         data=body,
         roles=principal.roles,
         by_user_id=principal.user_id,
-        dates=_dates(settings),
+        dates=service.DateBounds.for_settings(settings),
     )
     return service.to_read(session, [order])[0]
 

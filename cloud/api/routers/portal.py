@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from cloud.api.deps import AppSettings, DbSession, allowed
 from cloud.api.params import IdPath, Limit
 from cloud.api.routers.documents import store
-from cloud.db import utcnow
 from cloud.documents.download import download_response
 from cloud.documents.models import Document
 from cloud.intake import portal
@@ -62,11 +61,7 @@ def request_order(
         scope=OrderScope.for_principal(principal),
         user_id=principal.user_id,
         data=body,
-        dates=DateBounds.around(
-            utcnow().date(),
-            min_year=settings.order_date_min_year,
-            max_years_ahead=settings.order_date_max_years_ahead,
-        ),
+        dates=DateBounds.for_settings(settings),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
